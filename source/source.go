@@ -1,0 +1,121 @@
+// Package source defines where records come from: the [Source] interface and
+// the [Message] it yields, with the acknowledgement that settles it.
+//
+// # Delivery
+//
+// A Message is settled exactly once: [Message.Ack] after every resource
+// derived from it is durably written (or after it was recorded on the
+// dead-letter path), [Message.Nack] when it should be delivered again later.
+// Settling twice returns [ErrSettled]. Sources that checkpoint (Kafka
+// offsets, Postgres LSNs) commit only the highest contiguous acknowledged
+// position, so a message acked out of order never lets an earlier unacked one
+// be skipped; an unacked message is redelivered after a restart.
+//
+// # PHI
+//
+// Body may hold PHI. ID and Metadata must not: they appear in logs, metric
+// labels and dead-letter records. Message implements [slog.LogValuer] and
+// logs only its ID and Metadata.
+//
+// # As
+//
+// A driver exposes its native message (a *kgo.Record, a pglogrepl message)
+// through [Message.As], in the style of Go CDK.
+package source
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+)
+
+// ErrSettled is returned when a message is acked or nacked a second time.
+var ErrSettled = errors.New("source: message already settled")
+
+// AckFunc settles a message: a nil err acknowledges it, a non-nil err asks
+// for redelivery (the error says why, without PHI).
+type AckFunc func(ctx context.Context, err error) error
+
+// Message is one record from a source.
+type Message struct {
+	// ID identifies the message within its source, PHI-free (for example
+	// "orders-3@1042" or a file name and byte offset).
+	ID string
+	// Body is the record's bytes: an X12 business unit, a JSON change event.
+	// It may hold PHI.
+	Body []byte
+	// Metadata holds PHI-free attributes (topic, partition, file, LSN,
+	// source version for the stale-update guard).
+	Metadata map[string]string
+
+	ack     AckFunc
+	as      func(any) bool
+	mu      sync.Mutex
+	settled bool
+}
+
+// NewMessage returns a message whose settlement calls ack (which may be nil
+// for a source that needs no acknowledgement) and whose As calls as (which
+// may be nil).
+func NewMessage(id string, body []byte, metadata map[string]string, ack AckFunc, as func(any) bool) *Message {
+	return &Message{ID: id, Body: body, Metadata: metadata, ack: ack, as: as}
+}
+
+// Ack acknowledges the message: it was processed and need not be delivered
+// again.
+func (m *Message) Ack(ctx context.Context) error { return m.settle(ctx, nil) }
+
+// Nack asks for the message to be delivered again; cause says why and must be
+// non-nil and PHI-free.
+func (m *Message) Nack(ctx context.Context, cause error) error {
+	if cause == nil {
+		cause = errors.New("source: nacked")
+	}
+	return m.settle(ctx, cause)
+}
+
+func (m *Message) settle(ctx context.Context, err error) error {
+	m.mu.Lock()
+	if m.settled {
+		m.mu.Unlock()
+		return ErrSettled
+	}
+	m.settled = true
+	m.mu.Unlock()
+	if m.ack == nil {
+		return nil
+	}
+	return m.ack(ctx, err)
+}
+
+// As exposes the driver's native message: it sets *target and returns true
+// when target is a pointer to a type the driver offers.
+func (m *Message) As(target any) bool {
+	if m.as == nil {
+		return false
+	}
+	return m.as(target)
+}
+
+// LogValue implements slog.LogValuer: the ID and Metadata only, never Body.
+func (m *Message) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("id", m.ID)}
+	if len(m.Metadata) > 0 {
+		md := make([]any, 0, len(m.Metadata))
+		for k, v := range m.Metadata {
+			md = append(md, slog.String(k, v))
+		}
+		attrs = append(attrs, slog.Group("metadata", md...))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// Source yields messages. Read blocks until at least one message is
+// available, ctx is done, or the source is exhausted; a finite source returns
+// io.EOF when every message has been read. Close releases the source; it does
+// not settle unsettled messages (they are redelivered by sources that can).
+type Source interface {
+	Read(ctx context.Context) ([]*Message, error)
+	Close() error
+}

@@ -1,0 +1,62 @@
+package source_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fhirsync/fhirsync/source"
+)
+
+func TestSettleOnce(t *testing.T) {
+	var got []error
+	m := source.NewMessage("f.x12@0", []byte("ZZCANARYZZ"), nil, func(_ context.Context, err error) error {
+		got = append(got, err)
+		return nil
+	}, nil)
+	require.NoError(t, m.Ack(context.Background()))
+	assert.ErrorIs(t, m.Ack(context.Background()), source.ErrSettled)
+	assert.ErrorIs(t, m.Nack(context.Background(), errors.New("x")), source.ErrSettled)
+	assert.Equal(t, []error{nil}, got)
+
+	cause := errors.New("sink unavailable")
+	m2 := source.NewMessage("f.x12@1", nil, nil, func(_ context.Context, err error) error {
+		got = append(got, err)
+		return nil
+	}, nil)
+	require.NoError(t, m2.Nack(context.Background(), cause))
+	assert.Equal(t, cause, got[1])
+}
+
+func TestAs(t *testing.T) {
+	type native struct{ offset int }
+	n := &native{offset: 7}
+	m := source.NewMessage("id", nil, nil, nil, func(target any) bool {
+		p, ok := target.(**native)
+		if ok {
+			*p = n
+		}
+		return ok
+	})
+	var got *native
+	require.True(t, m.As(&got))
+	assert.Equal(t, 7, got.offset)
+	var s string
+	assert.False(t, m.As(&s))
+	assert.False(t, source.NewMessage("id", nil, nil, nil, nil).As(&got))
+}
+
+func TestLogValueIsPHIFree(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	m := source.NewMessage("claims.x12@120", []byte("NM1*IL*1*ZZCANARYZZ~"), map[string]string{"file": "claims.x12"}, nil, nil)
+	log.Info("read", "msg", m)
+	assert.Contains(t, buf.String(), "claims.x12@120")
+	assert.False(t, strings.Contains(buf.String(), "ZZCANARYZZ"))
+}
