@@ -1,0 +1,816 @@
+package x12
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+)
+
+// DefaultMaxSegmentLength is the segment length limit used when
+// Reader.MaxSegmentLength is 0.
+const DefaultMaxSegmentLength = 1 << 20
+
+// maxWarnings bounds the lenient-mode findings kept when OnWarning is nil.
+const maxWarnings = 1000
+
+const initialBufSize = 64 << 10
+
+// Envelope carries the envelope headers in force: the interchange (ISA), the
+// functional group (GS) and the transaction set (ST). Its fields are control
+// numbers, ids, dates and versions, never PHI. Values are as sent, with the
+// padding of the fixed-width ISA fields removed.
+type Envelope struct {
+	ISA ISAHeader // interchange control header
+	GS  GSHeader  // functional group header
+	ST  STHeader  // transaction set header
+}
+
+// ISAHeader holds the ISA interchange control header. The authorization and
+// security information (ISA02, ISA04) are not kept: they may be passwords.
+type ISAHeader struct {
+	AuthQualifier     string // ISA01 authorization information qualifier
+	SecurityQualifier string // ISA03 security information qualifier
+	SenderQualifier   string // ISA05 interchange id qualifier
+	SenderID          string // ISA06 interchange sender id
+	ReceiverQualifier string // ISA07 interchange id qualifier
+	ReceiverID        string // ISA08 interchange receiver id
+	Date              string // ISA09 YYMMDD
+	Time              string // ISA10 HHMM
+	Version           string // ISA12 interchange control version number, e.g. "00501"
+	Control           string // ISA13 interchange control number
+	AckRequested      string // ISA14 "0" or "1"
+	Usage             string // ISA15 "P" production, "T" test
+}
+
+// GSHeader holds the GS functional group header.
+type GSHeader struct {
+	FunctionalID string // GS01 functional identifier code, e.g. "HC"
+	Sender       string // GS02 application sender's code
+	Receiver     string // GS03 application receiver's code
+	Date         string // GS04 CCYYMMDD
+	Time         string // GS05 HHMM[SS[D[D]]]
+	Control      string // GS06 group control number
+	Agency       string // GS07 responsible agency code, "X"
+	Version      string // GS08 version / release / industry identifier, e.g. "005010X222A1"
+}
+
+// STHeader holds the ST transaction set header.
+type STHeader struct {
+	ID         string // ST01 transaction set identifier code, e.g. "837"
+	Control    string // ST02 transaction set control number
+	Convention string // ST03 implementation convention reference, e.g. "005010X222A1"
+}
+
+type readerState uint8
+
+const (
+	stTop         readerState = iota // expecting ISA
+	stInterchange                    // inside ISA/IEA, outside GS/GE
+	stGroup                          // inside GS/GE, outside ST/SE
+	stTx                             // inside ST/SE
+)
+
+// Reader reads the segments of X12 interchanges from an io.Reader, checking the
+// ISA/GS/ST envelopes as it goes. Like encoding/csv, its exported fields
+// configure it and must be set before the first call to Read.
+//
+// The delimiters are taken from each ISA: the element separator at offset 3,
+// the repetition separator ISA11 (offset 82), the component separator ISA16
+// (offset 104) and the segment terminator (offset 105). Any byte values work,
+// control characters included. A UTF-8 byte order mark and white space (space,
+// tab, CR, LF) before a segment are skipped, so CR, LF or CRLF after the
+// terminators and blank lines do no harm; empty segments are skipped too.
+// An input may hold several interchanges, each with several functional groups
+// of several transaction sets; the delimiters are read again at every ISA.
+//
+// # Envelope checks
+//
+// The Reader checks SE01 (segment count, ST and SE included) and SE02 = ST02,
+// GE01 (number of ST) and GE02 = GS06, IEA01 (number of GS) and IEA02 = ISA13,
+// that every ST, GS and ISA is closed by its trailer (also at end of input), that
+// no segment stands outside ST/SE, that ST02, GS06 and ISA13 are valid control
+// numbers, and that the input does not end inside a segment.
+//
+// By default (strict), each finding is returned by Read as a *SyntaxError, one
+// per call, and reading can go on: the next Read continues with the input after
+// the finding. The segment at which a finding was made is returned by the next
+// Read when it is itself sound: a count mismatch on SE is returned as the
+// error, then the SE; an SE missing before a GS is returned as the error, then
+// the GS (the open transaction set is closed first). Segments outside an
+// envelope are skipped; a run of them is reported once, at its first segment.
+// Input that ends inside a segment is reported with ErrTruncated and the partial
+// segment is dropped.
+//
+// With Lenient set, these envelope findings are passed to OnWarning (or kept,
+// see [Reader.Warnings]) instead, and Read returns only segments, io.EOF and the
+// errors below; a partial segment at the end of input is then returned as a
+// segment.
+//
+// Some errors are returned in both modes: ErrSegmentID (a segment whose id is
+// malformed; it is skipped and reading can go on), and the fatal ones after
+// which every Read returns the same error: ErrISA and ErrDelimiters (an
+// interchange whose delimiters cannot be known), ErrTooLong (a segment longer
+// than MaxSegmentLength: memory stays bounded on any input), ErrTruncated inside
+// an ISA, and errors of the underlying io.Reader.
+type Reader struct {
+	// TolerantISA reads ISA segments whose fields are not padded to their fixed
+	// widths: the element separator is taken at offset 3, exactly 16 element
+	// separators are walked, the next byte is ISA16 (the component separator) and
+	// the byte after it is the segment terminator. By default an ISA whose element
+	// separators are not at their fixed offsets is ErrISA.
+	TolerantISA bool
+
+	// Lenient reports envelope findings (count and control-number mismatches,
+	// missing trailers, segments outside an envelope, invalid control numbers,
+	// a missing final terminator) to OnWarning instead of returning them from
+	// Read, and goes on: many real files carry wrong counts.
+	Lenient bool
+
+	// OnWarning, when set, is called with each lenient-mode finding. When nil,
+	// findings are kept and returned by Warnings.
+	OnWarning func(*SyntaxError)
+
+	// MaxSegmentLength limits the length of a segment in bytes (terminator
+	// excluded); 0 means DefaultMaxSegmentLength (1 MiB). A longer segment is
+	// ErrTooLong.
+	MaxSegmentLength int
+
+	rd    io.Reader
+	buf   []byte
+	pos   int   // next unread byte in buf
+	end   int   // end of data in buf
+	base  int64 // input offset of buf[0]
+	scan  int   // buf[pos:scan] is known to hold no terminator
+	rerr  error // error (io.EOF included) from rd, pending until buf is drained
+	fatal error // sticky error
+	bom   bool  // the start of input has been checked for a BOM
+
+	d      Delimiters
+	haveD  bool
+	state  readerState
+	env    Envelope
+	isaCtl string // raw control numbers, for trailer comparison
+	gsCtl  string
+	stCtl  string
+	pISA   string // valid control numbers, for positions
+	pGS    string
+	pST    string
+	groups int  // GS read in the current interchange
+	sets   int  // ST read in the current group
+	segs   int  // segments read in the current transaction set
+	noGS   bool // the current group was opened by an ST without GS
+	segOff int64
+
+	queue    []*SyntaxError // findings to return, in order
+	pend     Segment        // segment to return after the queued findings
+	hasPend  bool
+	run      *SyntaxError // run of skipped segments being collapsed
+	runN     int
+	warnings []*SyntaxError
+	ids      map[uint32]string // unknown but well-formed segment ids
+	consumed int64             // input offset after the last segment read
+}
+
+// NewReader returns a Reader that reads from r. It does its own buffering.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{rd: r}
+}
+
+// Delimiters returns the delimiters of the current interchange (the zero value
+// before the first ISA).
+func (r *Reader) Delimiters() Delimiters { return r.d }
+
+// Envelope returns the headers of the interchange, functional group and
+// transaction set that hold the last segment returned by Read. A trailer (SE,
+// GE, IEA) is still under its header; the next header replaces it.
+func (r *Reader) Envelope() Envelope { return r.env }
+
+// InputOffset returns the input offset just after the last segment (terminator
+// included) read so far.
+func (r *Reader) InputOffset() int64 { return r.consumed }
+
+// Warnings returns the lenient-mode findings kept so far when OnWarning is nil
+// (at most 1000; later ones are dropped).
+func (r *Reader) Warnings() []*SyntaxError { return r.warnings }
+
+// Read returns the next segment. It returns io.EOF at the end of input (an
+// empty input included) and a *SyntaxError for findings in the input; see
+// [Reader] for which errors reading can go on after. The segment is a view
+// valid until the next call to Read; see [Segment.Clone].
+func (r *Reader) Read() (Segment, error) {
+	for {
+		if len(r.queue) > 0 {
+			e := r.queue[0]
+			r.queue[0] = nil
+			r.queue = r.queue[1:]
+			if len(r.queue) == 0 {
+				r.queue = r.queue[:0:0]
+			}
+			return Segment{}, e
+		}
+		if r.hasPend {
+			r.hasPend = false
+			s := r.pend
+			r.pend = Segment{}
+			return s, nil
+		}
+		if r.fatal != nil {
+			return Segment{}, r.fatal
+		}
+		s, ok := r.step()
+		if !ok {
+			continue
+		}
+		if len(r.queue) > 0 {
+			r.pend, r.hasPend = s, true
+			continue
+		}
+		return s, nil
+	}
+}
+
+// report queues a finding, or passes it to the warning path in lenient mode.
+func (r *Reader) report(e *SyntaxError, lenientOK bool) {
+	if lenientOK && r.Lenient {
+		if r.OnWarning != nil {
+			r.OnWarning(e)
+		} else if len(r.warnings) < maxWarnings {
+			r.warnings = append(r.warnings, e)
+		}
+		return
+	}
+	r.queue = append(r.queue, e)
+}
+
+func (r *Reader) setFatal(e error) {
+	r.fatal = e
+}
+
+// flushRun reports a pending run of skipped segments.
+func (r *Reader) flushRun() {
+	if r.run == nil {
+		return
+	}
+	if r.runN == 1 {
+		r.run.detail = "1 segment skipped"
+	} else {
+		r.run.detail = strconv.Itoa(r.runN) + " segments skipped"
+	}
+	r.report(r.run, true)
+	r.run, r.runN = nil, 0
+}
+
+func (r *Reader) skip(pos Position, why string) {
+	if r.run == nil {
+		pos.Index = 0
+		r.run = &SyntaxError{Pos: pos, Err: ErrUnexpectedSegment, TA1: "024"}
+		_ = why
+	}
+	r.runN++
+}
+
+// step reads and processes one segment. It returns the segment and true when
+// the segment is to be returned by Read (after any queued findings).
+func (r *Reader) step() (Segment, bool) {
+	if r.state == stTop {
+		return r.readISA()
+	}
+	raw, start, err := r.nextRaw()
+	if err != nil {
+		if err == io.EOF {
+			r.atEOF()
+			return Segment{}, false
+		}
+		if err == errTail {
+			off := r.base + int64(start)
+			e := &SyntaxError{Pos: r.envPos(off), Err: ErrTruncated, TA1: "023", detail: "input ends inside a segment"}
+			e.Pos.Index = 0
+			r.report(e, true)
+			if !r.Lenient {
+				return Segment{}, false
+			}
+			return r.process(raw, start)
+		}
+		r.setFatal(err)
+		return Segment{}, false
+	}
+	return r.process(raw, start)
+}
+
+// envPos returns a position at off carrying the open envelopes' control numbers.
+func (r *Reader) envPos(off int64) Position {
+	p := Position{Offset: off, Interchange: r.pISA}
+	if r.state >= stGroup {
+		p.Group = r.pGS
+	}
+	if r.state == stTx {
+		p.Transaction = r.pST
+		p.Index = r.segs
+	}
+	return p
+}
+
+// atEOF closes open envelopes at the end of input.
+func (r *Reader) atEOF() {
+	r.flushRun()
+	off := r.base + int64(r.end)
+	r.closeUntil(stTop, off, "end of input")
+	r.fatal = io.EOF
+}
+
+// closeUntil reports the trailers missing to bring the state down to s.
+func (r *Reader) closeUntil(s readerState, off int64, before string) {
+	for r.state > s {
+		p := r.envPos(off)
+		p.Index = 0
+		switch r.state {
+		case stTx:
+			r.report(&SyntaxError{Pos: p, Err: ErrMissingSegment, IK5: "2", detail: "SE missing before " + before}, true)
+			r.state = stGroup
+		case stGroup:
+			r.report(&SyntaxError{Pos: p, Err: ErrMissingSegment, AK9: "3", detail: "GE missing before " + before}, true)
+			r.state = stInterchange
+		case stInterchange:
+			r.report(&SyntaxError{Pos: p, Err: ErrMissingSegment, TA1: "023", detail: "IEA missing before " + before}, true)
+			r.state = stTop
+		}
+	}
+}
+
+var errTail = errors.New("x12: unterminated tail")
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f'
+}
+
+func (r *Reader) maxLen() int {
+	if r.MaxSegmentLength > 0 {
+		return r.MaxSegmentLength
+	}
+	return DefaultMaxSegmentLength
+}
+
+// fill reads more input into the buffer, moving unread data to its start.
+func (r *Reader) fill() {
+	if r.pos > 0 {
+		n := copy(r.buf, r.buf[r.pos:r.end])
+		r.base += int64(r.pos)
+		r.scan -= r.pos
+		r.end = n
+		r.pos = 0
+	}
+	if r.buf == nil {
+		r.buf = make([]byte, initialBufSize)
+	} else if r.end == len(r.buf) {
+		nb := make([]byte, 2*len(r.buf))
+		copy(nb, r.buf[:r.end])
+		r.buf = nb
+	}
+	for tries := 0; tries < 100; tries++ {
+		n, err := r.rd.Read(r.buf[r.end:])
+		if n < 0 || n > len(r.buf)-r.end {
+			r.rerr = errors.New("x12: invalid count from io.Reader")
+			return
+		}
+		r.end += n
+		if err != nil {
+			r.rerr = err
+			return
+		}
+		if n > 0 {
+			return
+		}
+	}
+	r.rerr = io.ErrNoProgress
+}
+
+// nextRaw returns the next non-empty segment (white space before it skipped)
+// and its start in buf. It returns errTail with the unterminated rest of the
+// input, io.EOF at the end of input, or a fatal error.
+func (r *Reader) nextRaw() ([]byte, int, error) {
+	term := r.d.Segment
+	for {
+		for r.pos < r.end && isSpace(r.buf[r.pos]) {
+			r.pos++
+		}
+		if r.pos < r.end {
+			if r.scan < r.pos {
+				r.scan = r.pos
+			}
+			if k := bytes.IndexByte(r.buf[r.scan:r.end], term); k >= 0 {
+				start := r.pos
+				stop := r.scan + k
+				r.pos = stop + 1
+				r.scan = r.pos
+				if stop-start > r.maxLen() {
+					return nil, 0, r.tooLong(start)
+				}
+				if stop == start {
+					continue // empty segment
+				}
+				r.consumed = r.base + int64(r.pos)
+				return r.buf[start:stop:stop], start, nil
+			}
+			r.scan = r.end
+			if r.end-r.pos > r.maxLen() {
+				return nil, 0, r.tooLong(r.pos)
+			}
+		}
+		if r.rerr != nil {
+			if r.pos < r.end {
+				start := r.pos
+				r.pos = r.end
+				r.consumed = r.base + int64(r.end)
+				return r.buf[start:r.end:r.end], start, errTail
+			}
+			if r.rerr == io.EOF {
+				return nil, 0, io.EOF
+			}
+			return nil, 0, r.rerr
+		}
+		r.fill()
+	}
+}
+
+func (r *Reader) tooLong(start int) error {
+	p := r.envPos(r.base + int64(start))
+	p.Index = 0
+	return &SyntaxError{Pos: p, Err: ErrTooLong, detail: "longer than " + strconv.Itoa(r.maxLen()) + " bytes"}
+}
+
+// readISA skips white space and byte order marks and reads an ISA.
+func (r *Reader) readISA() (Segment, bool) {
+	for {
+		for r.pos < r.end && isSpace(r.buf[r.pos]) {
+			r.pos++
+		}
+		if r.end-r.pos >= 3 && r.buf[r.pos] == 0xEF && r.buf[r.pos+1] == 0xBB && r.buf[r.pos+2] == 0xBF {
+			r.pos += 3
+			continue
+		}
+		atEOF := r.rerr != nil
+		if r.pos == r.end && atEOF {
+			if r.rerr != io.EOF {
+				r.setFatal(r.rerr)
+				return Segment{}, false
+			}
+			r.atEOF()
+			return Segment{}, false
+		}
+		var res isaResult
+		if r.end-r.pos < 3 && !atEOF {
+			res.more = true
+		} else if r.end-r.pos < 3 && r.buf[r.pos] == 0xEF {
+			res.err = ErrISA
+		} else {
+			res = parseISA(r.buf[r.pos:r.end], r.TolerantISA, atEOF)
+		}
+		if res.more {
+			if atEOF {
+				res.err, res.detail = ErrTruncated, "input ends inside ISA"
+			} else {
+				r.fill()
+				continue
+			}
+		}
+		off := r.base + int64(r.pos)
+		if res.err == ErrISA && r.haveD && !(r.end-r.pos >= 3 && string(r.buf[r.pos:r.pos+3]) == "ISA") {
+			// Data after an IEA: skip it as segments of the last interchange.
+			raw, start, err := r.nextRaw()
+			if err != nil && err != errTail {
+				if err == io.EOF {
+					r.atEOF()
+				} else {
+					r.setFatal(err)
+				}
+				return Segment{}, false
+			}
+			id, _ := r.segmentID(raw)
+			r.skip(Position{Offset: r.base + int64(start), SegmentID: id}, "after IEA")
+			return Segment{}, false
+		}
+		if res.err != nil {
+			r.flushRun()
+			if res.ta1 == "" && res.err == ErrTruncated {
+				res.ta1 = "023"
+			}
+			e := &SyntaxError{Pos: Position{Offset: off, SegmentID: "ISA"}, Err: res.err, TA1: res.ta1, detail: res.detail}
+			r.queue = append(r.queue, e)
+			r.setFatal(e)
+			return Segment{}, false
+		}
+		r.flushRun()
+		raw := r.buf[r.pos : r.pos+res.n-1 : r.pos+res.n-1]
+		r.pos += res.n
+		r.scan = r.pos
+		r.consumed = r.base + int64(r.pos)
+		r.d, r.haveD = res.d, true
+		r.bom = true
+		s := Segment{raw: raw, d: r.d, isa: true, pos: Position{Offset: off, SegmentID: "ISA"}}
+		r.openInterchange(&s)
+		return s, true
+	}
+}
+
+func trimSpace(b []byte) []byte {
+	return bytes.TrimSpace(b)
+}
+
+func (r *Reader) openInterchange(s *Segment) {
+	el := func(i int) string { return string(trimSpace(s.ElementBytes(i))) }
+	r.env = Envelope{ISA: ISAHeader{
+		AuthQualifier: el(1), SecurityQualifier: el(3),
+		SenderQualifier: el(5), SenderID: el(6), ReceiverQualifier: el(7), ReceiverID: el(8),
+		Date: el(9), Time: el(10), Version: el(12), Control: el(13), AckRequested: el(14), Usage: el(15),
+	}}
+	r.isaCtl = r.env.ISA.Control
+	r.pISA = ""
+	if validNumber(r.isaCtl) {
+		r.pISA = r.isaCtl
+	} else {
+		r.env.ISA.Control = ""
+		r.report(&SyntaxError{Pos: Position{Offset: s.pos.Offset, SegmentID: "ISA", Element: 13}, Err: ErrInvalidValue,
+			TA1: "018", detail: "ISA13 is not a control number", value: r.isaCtl}, true)
+	}
+	s.pos.Interchange = r.pISA
+	r.state = stInterchange
+	r.groups = 0
+	r.pGS, r.pST, r.gsCtl, r.stCtl = "", "", "", ""
+}
+
+// validNumber reports whether s is a numeric control number of 1 to 9 digits.
+func validNumber(s string) bool {
+	if len(s) == 0 || len(s) > 9 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validControl reports whether s is an alphanumeric control number of 1 to 9
+// characters (ST02 is AN 4-9; shorter ones are accepted).
+func validControl(s string) bool {
+	if len(s) == 0 || len(s) > 9 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isAlnum(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameNumber compares control numbers numerically when both are numeric
+// (leading zeros ignored), exactly otherwise.
+func sameNumber(a, b []byte) bool {
+	if allDigits(a) && allDigits(b) {
+		a = bytes.TrimLeft(a, "0")
+		b = bytes.TrimLeft(b, "0")
+	}
+	return bytes.Equal(a, b)
+}
+
+func allDigits(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// count parses a count element; ok is false when it is not a number.
+func count(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 10 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// segmentID returns the id of raw, interned when known or seen before.
+func (r *Reader) segmentID(raw []byte) (string, bool) {
+	n := len(raw)
+	if k := bytes.IndexByte(raw[:min(n, 4)], r.d.Element); k >= 0 {
+		n = k
+	}
+	if n < 2 || n > 3 {
+		return "", false
+	}
+	key, ok := idKey(raw[:n])
+	if !ok {
+		return "", false
+	}
+	if s := lookupID(key); s != "" {
+		return s, true
+	}
+	if s, ok := r.ids[key]; ok {
+		return s, true
+	}
+	s := string(raw[:n])
+	if len(r.ids) < 256 {
+		if r.ids == nil {
+			r.ids = make(map[uint32]string)
+		}
+		r.ids[key] = s
+	}
+	return s, true
+}
+
+func isISA(raw []byte) bool {
+	return len(raw) >= 3 && raw[0] == 'I' && raw[1] == 'S' && raw[2] == 'A' && (len(raw) == 3 || !isAlnum(raw[3]))
+}
+
+// process handles one segment read inside an interchange.
+func (r *Reader) process(raw []byte, start int) (Segment, bool) {
+	off := r.base + int64(start)
+	if isISA(raw) {
+		// A new interchange: close the open one, then read the ISA again as fixed width.
+		r.flushRun()
+		r.closeUntil(stTop, off, "ISA")
+		r.pos = start
+		r.scan = start
+		return Segment{}, false
+	}
+	id, ok := r.segmentID(raw)
+	s := Segment{raw: raw, d: r.d, pos: Position{Offset: off, SegmentID: id, Interchange: r.pISA}}
+	for {
+		switch r.state {
+		case stTx:
+			switch id {
+			case "SE":
+				r.flushRun()
+				r.segs++
+				s.pos.Group, s.pos.Transaction, s.pos.Index = r.pGS, r.pST, r.segs
+				r.closeTx(&s)
+				return s, true
+			case "ST", "GE", "GS", "IEA":
+				r.flushRun()
+				r.closeUntil(stGroup, off, id)
+				continue
+			}
+			r.segs++
+			s.pos.Group, s.pos.Transaction, s.pos.Index = r.pGS, r.pST, r.segs
+			if !ok {
+				s.pos.SegmentID = ""
+				r.report(&SyntaxError{Pos: s.pos, Err: ErrSegmentID, IK3: "1", value: string(raw[:min(len(raw), 16)])}, false)
+				return Segment{}, false
+			}
+			return s, true
+		case stGroup:
+			switch id {
+			case "ST":
+				r.flushRun()
+				r.openTx(&s)
+				return s, true
+			case "GE":
+				r.flushRun()
+				s.pos.Group = r.pGS
+				r.closeGroup(&s)
+				return s, true
+			case "GS", "IEA":
+				r.flushRun()
+				r.closeUntil(stInterchange, off, id)
+				continue
+			}
+			s.pos.Group = r.pGS
+			r.skip(s.pos, "outside ST/SE")
+			return Segment{}, false
+		case stInterchange:
+			switch id {
+			case "GS":
+				r.flushRun()
+				r.openGroup(&s)
+				return s, true
+			case "IEA":
+				r.flushRun()
+				r.closeInterchange(&s)
+				return s, true
+			case "TA1":
+				r.flushRun()
+				return s, true
+			case "ST":
+				r.flushRun()
+				p := s.pos
+				p.SegmentID = ""
+				r.report(&SyntaxError{Pos: p, Err: ErrMissingSegment, TA1: "024", detail: "GS missing before ST"}, true)
+				r.state = stGroup
+				r.noGS = true
+				r.sets = 0
+				r.pGS, r.gsCtl = "", ""
+				r.env.GS = GSHeader{}
+				continue
+			}
+			r.skip(s.pos, "outside GS/GE")
+			return Segment{}, false
+		default:
+			panic("x12: unreachable reader state")
+		}
+	}
+}
+
+func (r *Reader) openGroup(s *Segment) {
+	r.env.GS = GSHeader{
+		FunctionalID: s.Element(1), Sender: s.Element(2), Receiver: s.Element(3), Date: s.Element(4),
+		Time: s.Element(5), Control: s.Element(6), Agency: s.Element(7), Version: s.Element(8),
+	}
+	r.env.ST = STHeader{}
+	r.gsCtl = r.env.GS.Control
+	r.pGS, r.pST, r.stCtl = "", "", ""
+	if validNumber(r.gsCtl) {
+		r.pGS = r.gsCtl
+	} else {
+		r.env.GS.Control = ""
+		p := s.pos
+		p.Element = 6
+		r.report(&SyntaxError{Pos: p, Err: ErrInvalidValue, AK9: "6", detail: "GS06 is not a control number", value: r.gsCtl}, true)
+	}
+	s.pos.Group = r.pGS
+	r.groups++
+	r.sets = 0
+	r.noGS = false
+	r.state = stGroup
+}
+
+func (r *Reader) openTx(s *Segment) {
+	r.env.ST = STHeader{ID: s.Element(1), Control: s.Element(2), Convention: s.Element(3)}
+	r.stCtl = r.env.ST.Control
+	r.pST = ""
+	s.pos.Group = r.pGS
+	r.sets++
+	r.segs = 1
+	r.state = stTx
+	if validControl(r.stCtl) {
+		r.pST = r.stCtl
+	} else {
+		r.env.ST.Control = ""
+		p := s.pos
+		p.Element, p.Index = 2, 1
+		r.report(&SyntaxError{Pos: p, Err: ErrInvalidValue, IK5: "7", detail: "ST02 is not a control number", value: r.stCtl}, true)
+	}
+	s.pos.Transaction, s.pos.Index = r.pST, 1
+}
+
+func (r *Reader) closeTx(s *Segment) {
+	r.state = stGroup
+	se01 := s.ElementBytes(1)
+	if n, ok := count(se01); !ok || n != r.segs {
+		p := s.pos
+		p.Element = 1
+		r.report(&SyntaxError{Pos: p, Err: ErrSegmentCount, IK5: "4", detail: "counted " + strconv.Itoa(r.segs), value: string(se01)}, true)
+	}
+	if se02 := s.ElementBytes(2); string(se02) != r.stCtl {
+		p := s.pos
+		p.Element = 2
+		r.report(&SyntaxError{Pos: p, Err: ErrControlNumber, IK5: "3", value: string(se02)}, true)
+	}
+}
+
+func (r *Reader) closeGroup(s *Segment) {
+	r.state = stInterchange
+	r.env.ST = STHeader{}
+	ge01 := s.ElementBytes(1)
+	if n, ok := count(ge01); !ok || n != r.sets {
+		p := s.pos
+		p.Element = 1
+		r.report(&SyntaxError{Pos: p, Err: ErrGroupCount, AK9: "5", detail: "counted " + strconv.Itoa(r.sets), value: string(ge01)}, true)
+	}
+	if ge02 := s.ElementBytes(2); !r.noGS && !sameNumber(ge02, []byte(r.gsCtl)) {
+		p := s.pos
+		p.Element = 2
+		r.report(&SyntaxError{Pos: p, Err: ErrControlNumber, AK9: "4", value: string(ge02)}, true)
+	}
+	r.noGS = false
+}
+
+func (r *Reader) closeInterchange(s *Segment) {
+	r.state = stTop
+	r.env.ST = STHeader{}
+	r.env.GS = GSHeader{}
+	iea01 := s.ElementBytes(1)
+	if n, ok := count(iea01); !ok || n != r.groups {
+		p := s.pos
+		p.Element = 1
+		r.report(&SyntaxError{Pos: p, Err: ErrInterchangeCount, TA1: "021", detail: "counted " + strconv.Itoa(r.groups), value: string(iea01)}, true)
+	}
+	if iea02 := s.ElementBytes(2); !sameNumber(iea02, []byte(r.isaCtl)) {
+		p := s.pos
+		p.Element = 2
+		r.report(&SyntaxError{Pos: p, Err: ErrControlNumber, TA1: "001", value: string(iea02)}, true)
+	}
+}
