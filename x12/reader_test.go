@@ -1,7 +1,10 @@
 package x12
 
 import (
+	"bytes"
+
 	"errors"
+	"github.com/fhirsync/fhirsync/x12/internal/gen"
 	"io"
 	"strings"
 	"testing"
@@ -76,5 +79,25 @@ func TestSegmentAccess(t *testing.T) {
 			t.Errorf("pos = %+v", p)
 		}
 		return
+	}
+}
+
+func TestGeneratedPassesStrictChecks(t *testing.T) {
+	for _, claims := range []int{0, 1, 999, 1000, 1001, 2500} {
+		data := gen.Generate837P(claims, int64(claims))
+		r := NewReader(bytes.NewReader(data))
+		ids, errs := readAll(t, r)
+		if len(errs) != 0 {
+			t.Fatalf("claims=%d: %v", claims, errs[0])
+		}
+		n := 0
+		for _, id := range ids {
+			if id == "CLM" {
+				n++
+			}
+		}
+		if n != claims {
+			t.Fatalf("claims=%d: read %d CLM", claims, n)
+		}
 	}
 }
