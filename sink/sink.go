@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirsync/fhirsync/resource"
 )
 
 // Sink writes batches of FHIR R4 resources somewhere durable.
@@ -66,6 +68,40 @@ type Op struct {
 	// for the write to apply (optimistic locking, sent as If-Match by REST
 	// sinks). A mismatch is a permanent failure wrapping [ErrConflict].
 	IfMatch string
+}
+
+// Ref returns the type and logical id of the resource op writes or deletes,
+// after the checks every driver makes before it writes: Resource is an R4
+// resource (or a ContainedResource holding one) and carries an id of FHIR id
+// syntax, 1 to 64 of A-Z a-z 0-9 - and . characters. A failed check wraps
+// [ErrInvalid] and names at most the message type, never a value.
+func (o Op) Ref() (resourceType, id string, err error) {
+	r, err := resource.Unwrap(o.Resource)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	resourceType, id = resource.Type(r), resource.ID(r)
+	switch {
+	case id == "":
+		return "", "", fmt.Errorf("%w: %s has no id", ErrInvalid, resourceType)
+	case !validID(id):
+		return "", "", fmt.Errorf("%w: %s id is not a FHIR id (1-64 of A-Z a-z 0-9 - .)", ErrInvalid, resourceType)
+	}
+	return resourceType, id, nil
+}
+
+// validID reports whether id matches the R4 id type, [A-Za-z0-9\-\.]{1,64}.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // Upserts returns one upsert op per resource, in order.
