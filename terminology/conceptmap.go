@@ -168,8 +168,11 @@ var (
 // ConceptMapError reports bad ConceptMap input and where it is. Its text
 // holds the position and a fixed description, never a value from the input.
 type ConceptMapError struct {
-	// Offset is the byte offset in the JSON input, or -1 when the error was
-	// found after decoding (then Path says where).
+	// Offset is the 0-based byte offset in the JSON input where the error
+	// was detected, or -1 when it was found after decoding or inside a
+	// Bundle entry (then Path says where). For a syntax error it is the
+	// offending byte (the input's length for a truncated input); for a
+	// value of the wrong type it is within or just after that value.
 	Offset int64
 	// Path is the JSON path of the offending element, like
 	// "entry[2].resource.group[0].element[7].target[0].equivalence"; it may

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // resourceDoc is the union of the ConceptMap and Bundle shapes, so a single
@@ -179,13 +180,17 @@ func parseSlow(data []byte, path string, depth int) ([]*ConceptMap, error) {
 func jsonError(err error, path string) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return &ConceptMapError{Offset: se.Offset, Path: path, Msg: se.Error(), Err: ErrSyntax}
+		off := se.Offset // bytes read, including the offending one
+		if off > 0 && !strings.HasPrefix(se.Error(), "unexpected end") {
+			off--
+		}
+		return &ConceptMapError{Offset: off, Path: path, Msg: se.Error(), Err: ErrSyntax}
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		p := path
-		if te.Field != "" {
-			p = join(path, te.Field)
+		if f := fieldPath(te.Field); f != "" {
+			p = join(path, f)
 		}
 		msg := "JSON " + te.Value + " where " + typeName(te) + " was expected"
 		if te.Value == "" {
@@ -219,6 +224,19 @@ func typeName(te *json.UnmarshalTypeError) string {
 		return "a string"
 	}
 	return te.Type.String()
+}
+
+// fieldPath turns encoding/json's dotted field path into a JSON path by
+// dropping the names of embedded Go structs.
+func fieldPath(f string) string {
+	parts := strings.Split(f, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "ConceptMap" && p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ".")
 }
 
 func join(path, field string) string {

@@ -74,7 +74,7 @@ func TestNormalizeICD10CM(t *testing.T) {
 		{in: "J2.09", rule: ErrCodeCharacter, offset: 2},
 		{in: "J20.", rule: ErrCodeCharacter, offset: 3},
 		{in: "J20.9.1", rule: ErrCodeCharacter, offset: 5},
-		{in: "J20.9-", rule: ErrCodeCharacter, offset: 5}, // offset counts the point
+		{in: "J20.9-", rule: ErrCodeCharacter, offset: 5},  // offset counts the point
 		{in: "  J20-9", rule: ErrCodeCharacter, offset: 5}, // and leading spaces
 		{in: "JÉ09", rule: ErrCodeCharacter, offset: 1},
 	})
@@ -240,7 +240,7 @@ func TestNDC(t *testing.T) {
 		{in: "12345-678-90", want: "12345067890"},
 		{in: "12345-6789-0", want: "12345678900"},
 		{in: "12345-6789-01", want: "12345678901"},
-		{in: "12345678901", want: "12345678901"}, // X12 LIN03 form
+		{in: "12345678901", want: "12345678901"},  // X12 LIN03 form
 		{in: "0777-3105-02", want: "00777310502"}, // C4BB example
 		{in: "1234567890", rule: ErrAmbiguous, offset: -1},
 		{in: "123456789", rule: ErrCodeLength, offset: -1},
