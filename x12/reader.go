@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // DefaultMaxSegmentLength is the segment length limit used when
@@ -133,7 +134,7 @@ type Reader struct {
 
 	// MaxSegmentLength limits the length of a segment in bytes (terminator
 	// excluded); 0 means DefaultMaxSegmentLength (1 MiB). A longer segment is
-	// ErrTooLong.
+	// ErrTooLong. Values above 1 GiB are taken as 1 GiB.
 	MaxSegmentLength int
 
 	rd    io.Reader
@@ -143,8 +144,8 @@ type Reader struct {
 	base  int64 // input offset of buf[0]
 	scan  int   // buf[pos:scan] is known to hold no terminator
 	rerr  error // error (io.EOF included) from rd, pending until buf is drained
-	fatal error // sticky error
-	bom   bool  // the start of input has been checked for a BOM
+	fatal error // sticky error; io.EOF once the end of input has been handled
+	max   int   // segment length limit in force
 
 	d      Delimiters
 	haveD  bool
@@ -153,14 +154,13 @@ type Reader struct {
 	isaCtl string // raw control numbers, for trailer comparison
 	gsCtl  string
 	stCtl  string
-	pISA   string // valid control numbers, for positions
-	pGS    string
-	pST    string
+	ctxI   *segCtx // delimiters and valid control numbers of the open envelopes
+	ctxG   *segCtx
+	ctxT   *segCtx
 	groups int  // GS read in the current interchange
 	sets   int  // ST read in the current group
 	segs   int  // segments read in the current transaction set
 	noGS   bool // the current group was opened by an ST without GS
-	segOff int64
 
 	queue    []*SyntaxError // findings to return, in order
 	pend     Segment        // segment to return after the queued findings
@@ -168,8 +168,7 @@ type Reader struct {
 	run      *SyntaxError // run of skipped segments being collapsed
 	runN     int
 	warnings []*SyntaxError
-	ids      map[uint32]string // unknown but well-formed segment ids
-	consumed int64             // input offset after the last segment read
+	consumed int64 // input offset after the last segment read
 }
 
 // NewReader returns a Reader that reads from r. It does its own buffering.
@@ -199,13 +198,47 @@ func (r *Reader) Warnings() []*SyntaxError { return r.warnings }
 // [Reader] for which errors reading can go on after. The segment is a view
 // valid until the next call to Read; see [Segment.Clone].
 func (r *Reader) Read() (Segment, error) {
+	// Fast path: a segment inside a transaction set with a known, non-envelope
+	// id, wholly in the buffer.
+	if r.state == stTx && len(r.queue) == 0 && !r.hasPend && r.fatal == nil {
+		buf := r.buf[:r.end]
+		p := r.pos
+		for p < len(buf) && buf[p] <= ' ' && isSpace(buf[p]) {
+			p++
+		}
+		if p < len(buf) {
+			if k := bytes.IndexByte(buf[p:], r.d.Segment); k > 2 && k <= r.max {
+				raw := buf[p : p+k : p+k]
+				if code := idCode(raw, r.d.Element); code != codeNone && !isEnvelope(code) && r.segs < maxIndex {
+					r.pos = p + k + 1
+					r.scan = r.pos
+					r.segs++
+					off := r.base + int64(p)
+					r.consumed = off + int64(k) + 1
+					return Segment{ptr: &raw[0], info: uint64(k) | uint64(r.segs)<<infoIdxShr,
+						loc: uint64(off)&offMask | uint64(code)<<locCodeShr, ctx: r.ctxT}, nil
+				}
+			}
+		}
+	}
+	return r.readSlow()
+}
+
+func (r *Reader) readSlow() (Segment, error) {
+	if r.max == 0 {
+		r.max = r.MaxSegmentLength
+		if r.max <= 0 {
+			r.max = DefaultMaxSegmentLength
+		}
+		r.max = min(r.max, maxSegLen)
+	}
 	for {
 		if len(r.queue) > 0 {
 			e := r.queue[0]
 			r.queue[0] = nil
 			r.queue = r.queue[1:]
 			if len(r.queue) == 0 {
-				r.queue = r.queue[:0:0]
+				r.queue = nil
 			}
 			return Segment{}, e
 		}
@@ -243,8 +276,9 @@ func (r *Reader) report(e *SyntaxError, lenientOK bool) {
 	r.queue = append(r.queue, e)
 }
 
-func (r *Reader) setFatal(e error) {
-	r.fatal = e
+// fail makes err sticky, returned after the findings already queued.
+func (r *Reader) fail(err error) {
+	r.fatal = err
 }
 
 // flushRun reports a pending run of skipped segments.
@@ -253,19 +287,21 @@ func (r *Reader) flushRun() {
 		return
 	}
 	if r.runN == 1 {
-		r.run.detail = "1 segment skipped"
+		r.run.detail = "1 segment outside " + r.run.detail
 	} else {
-		r.run.detail = strconv.Itoa(r.runN) + " segments skipped"
+		r.run.detail = strconv.Itoa(r.runN) + " segments outside " + r.run.detail
 	}
 	r.report(r.run, true)
 	r.run, r.runN = nil, 0
 }
 
-func (r *Reader) skip(pos Position, why string) {
+// skip drops a segment that stands outside the envelope allowing it, collapsing
+// a run of them into one finding.
+func (r *Reader) skip(s Segment, where string) {
 	if r.run == nil {
-		pos.Index = 0
-		r.run = &SyntaxError{Pos: pos, Err: ErrUnexpectedSegment, TA1: "024"}
-		_ = why
+		p := s.Pos()
+		p.Index = 0
+		r.run = &SyntaxError{Pos: p, Err: ErrUnexpectedSegment, TA1: "024", detail: where}
 	}
 	r.runN++
 }
@@ -277,36 +313,38 @@ func (r *Reader) step() (Segment, bool) {
 		return r.readISA()
 	}
 	raw, start, err := r.nextRaw()
-	if err != nil {
-		if err == io.EOF {
-			r.atEOF()
-			return Segment{}, false
-		}
-		if err == errTail {
-			off := r.base + int64(start)
-			e := &SyntaxError{Pos: r.envPos(off), Err: ErrTruncated, TA1: "023", detail: "input ends inside a segment"}
-			e.Pos.Index = 0
-			r.report(e, true)
-			if !r.Lenient {
-				return Segment{}, false
-			}
+	switch err {
+	case nil:
+		return r.process(raw, start)
+	case io.EOF:
+		r.atEOF()
+	case errTail:
+		e := &SyntaxError{Pos: r.envPos(r.base + int64(start)), Err: ErrTruncated, TA1: "023", detail: "input ends inside a segment"}
+		r.report(e, true)
+		if r.Lenient {
 			return r.process(raw, start)
 		}
-		r.setFatal(err)
-		return Segment{}, false
+	default:
+		r.flushRun()
+		r.fail(err)
 	}
-	return r.process(raw, start)
+	return Segment{}, false
 }
 
 // envPos returns a position at off carrying the open envelopes' control numbers.
 func (r *Reader) envPos(off int64) Position {
-	p := Position{Offset: off, Interchange: r.pISA}
-	if r.state >= stGroup {
-		p.Group = r.pGS
+	p := Position{Offset: off}
+	var e *segCtx
+	switch r.state {
+	case stInterchange:
+		e = r.ctxI
+	case stGroup:
+		e = r.ctxG
+	case stTx:
+		e = r.ctxT
 	}
-	if r.state == stTx {
-		p.Transaction = r.pST
-		p.Index = r.segs
+	if e != nil {
+		p.Interchange, p.Group, p.Transaction = e.interchange, e.group, e.transaction
 	}
 	return p
 }
@@ -314,16 +352,14 @@ func (r *Reader) envPos(off int64) Position {
 // atEOF closes open envelopes at the end of input.
 func (r *Reader) atEOF() {
 	r.flushRun()
-	off := r.base + int64(r.end)
-	r.closeUntil(stTop, off, "end of input")
-	r.fatal = io.EOF
+	r.closeUntil(stTop, r.base+int64(r.end), "end of input")
+	r.fail(io.EOF)
 }
 
 // closeUntil reports the trailers missing to bring the state down to s.
 func (r *Reader) closeUntil(s readerState, off int64, before string) {
 	for r.state > s {
 		p := r.envPos(off)
-		p.Index = 0
 		switch r.state {
 		case stTx:
 			r.report(&SyntaxError{Pos: p, Err: ErrMissingSegment, IK5: "2", detail: "SE missing before " + before}, true)
@@ -344,13 +380,6 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f'
 }
 
-func (r *Reader) maxLen() int {
-	if r.MaxSegmentLength > 0 {
-		return r.MaxSegmentLength
-	}
-	return DefaultMaxSegmentLength
-}
-
 // fill reads more input into the buffer, moving unread data to its start.
 func (r *Reader) fill() {
 	if r.pos > 0 {
@@ -367,7 +396,7 @@ func (r *Reader) fill() {
 		copy(nb, r.buf[:r.end])
 		r.buf = nb
 	}
-	for tries := 0; tries < 100; tries++ {
+	for range 100 {
 		n, err := r.rd.Read(r.buf[r.end:])
 		if n < 0 || n > len(r.buf)-r.end {
 			r.rerr = errors.New("x12: invalid count from io.Reader")
@@ -395,15 +424,12 @@ func (r *Reader) nextRaw() ([]byte, int, error) {
 			r.pos++
 		}
 		if r.pos < r.end {
-			if r.scan < r.pos {
-				r.scan = r.pos
-			}
+			r.scan = max(r.scan, r.pos)
 			if k := bytes.IndexByte(r.buf[r.scan:r.end], term); k >= 0 {
-				start := r.pos
-				stop := r.scan + k
+				start, stop := r.pos, r.scan+k
 				r.pos = stop + 1
 				r.scan = r.pos
-				if stop-start > r.maxLen() {
+				if stop-start > r.max {
 					return nil, 0, r.tooLong(start)
 				}
 				if stop == start {
@@ -413,14 +439,14 @@ func (r *Reader) nextRaw() ([]byte, int, error) {
 				return r.buf[start:stop:stop], start, nil
 			}
 			r.scan = r.end
-			if r.end-r.pos > r.maxLen() {
+			if r.end-r.pos > r.max {
 				return nil, 0, r.tooLong(r.pos)
 			}
 		}
 		if r.rerr != nil {
 			if r.pos < r.end {
 				start := r.pos
-				r.pos = r.end
+				r.pos, r.scan = r.end, r.end
 				r.consumed = r.base + int64(r.end)
 				return r.buf[start:r.end:r.end], start, errTail
 			}
@@ -434,9 +460,7 @@ func (r *Reader) nextRaw() ([]byte, int, error) {
 }
 
 func (r *Reader) tooLong(start int) error {
-	p := r.envPos(r.base + int64(start))
-	p.Index = 0
-	return &SyntaxError{Pos: p, Err: ErrTooLong, detail: "longer than " + strconv.Itoa(r.maxLen()) + " bytes"}
+	return &SyntaxError{Pos: r.envPos(r.base + int64(start)), Err: ErrTooLong, detail: "longer than " + strconv.Itoa(r.max) + " bytes"}
 }
 
 // readISA skips white space and byte order marks and reads an ISA.
@@ -452,91 +476,70 @@ func (r *Reader) readISA() (Segment, bool) {
 		atEOF := r.rerr != nil
 		if r.pos == r.end && atEOF {
 			if r.rerr != io.EOF {
-				r.setFatal(r.rerr)
-				return Segment{}, false
+				r.flushRun()
+				r.fail(r.rerr)
+			} else {
+				r.atEOF()
 			}
-			r.atEOF()
 			return Segment{}, false
 		}
-		var res isaResult
-		if r.end-r.pos < 3 && !atEOF {
-			res.more = true
-		} else if r.end-r.pos < 3 && r.buf[r.pos] == 0xEF {
-			res.err = ErrISA
-		} else {
-			res = parseISA(r.buf[r.pos:r.end], r.TolerantISA, atEOF)
-		}
+		res := parseISA(r.buf[r.pos:r.end], r.TolerantISA, atEOF)
 		if res.more {
-			if atEOF {
-				res.err, res.detail = ErrTruncated, "input ends inside ISA"
-			} else {
-				r.fill()
-				continue
-			}
+			r.fill()
+			continue
 		}
 		off := r.base + int64(r.pos)
-		if res.err == ErrISA && r.haveD && !(r.end-r.pos >= 3 && string(r.buf[r.pos:r.pos+3]) == "ISA") {
-			// Data after an IEA: skip it as segments of the last interchange.
+		if res.err == ErrISA && r.haveD && !isISA(r.buf[r.pos:min(r.end, r.pos+4)]) {
+			// Data after an IEA: skip it as segments in the last interchange's syntax.
 			raw, start, err := r.nextRaw()
-			if err != nil && err != errTail {
-				if err == io.EOF {
-					r.atEOF()
-				} else {
-					r.setFatal(err)
-				}
-				return Segment{}, false
+			switch err {
+			case nil, errTail:
+				r.skip(makeSegment(raw, idCode(raw, r.d.Element), r.base+int64(start), 0, 0, r.ctxI), "an interchange")
+			case io.EOF:
+				r.atEOF()
+			default:
+				r.flushRun()
+				r.fail(err)
 			}
-			id, _ := r.segmentID(raw)
-			r.skip(Position{Offset: r.base + int64(start), SegmentID: id}, "after IEA")
-			return Segment{}, false
-		}
-		if res.err != nil {
-			r.flushRun()
-			if res.ta1 == "" && res.err == ErrTruncated {
-				res.ta1 = "023"
-			}
-			e := &SyntaxError{Pos: Position{Offset: off, SegmentID: "ISA"}, Err: res.err, TA1: res.ta1, detail: res.detail}
-			r.queue = append(r.queue, e)
-			r.setFatal(e)
 			return Segment{}, false
 		}
 		r.flushRun()
+		if res.err != nil {
+			e := &SyntaxError{Pos: Position{Offset: off, SegmentID: "ISA"}, Err: res.err, TA1: res.ta1, detail: res.detail}
+			r.fail(e)
+			return Segment{}, false
+		}
 		raw := r.buf[r.pos : r.pos+res.n-1 : r.pos+res.n-1]
 		r.pos += res.n
 		r.scan = r.pos
 		r.consumed = r.base + int64(r.pos)
 		r.d, r.haveD = res.d, true
-		r.bom = true
-		s := Segment{raw: raw, d: r.d, isa: true, pos: Position{Offset: off, SegmentID: "ISA"}}
+		r.ctxI = &segCtx{d: r.d}
+		s := makeSegment(raw, codeISA, off, 0, 0, r.ctxI)
 		r.openInterchange(&s)
 		return s, true
 	}
 }
 
-func trimSpace(b []byte) []byte {
-	return bytes.TrimSpace(b)
-}
-
 func (r *Reader) openInterchange(s *Segment) {
-	el := func(i int) string { return string(trimSpace(s.ElementBytes(i))) }
+	el := func(i int) string { return string(bytes.TrimSpace(s.ElementBytes(i))) }
 	r.env = Envelope{ISA: ISAHeader{
 		AuthQualifier: el(1), SecurityQualifier: el(3),
 		SenderQualifier: el(5), SenderID: el(6), ReceiverQualifier: el(7), ReceiverID: el(8),
 		Date: el(9), Time: el(10), Version: el(12), Control: el(13), AckRequested: el(14), Usage: el(15),
 	}}
 	r.isaCtl = r.env.ISA.Control
-	r.pISA = ""
 	if validNumber(r.isaCtl) {
-		r.pISA = r.isaCtl
+		r.ctxI.interchange = r.isaCtl
 	} else {
 		r.env.ISA.Control = ""
-		r.report(&SyntaxError{Pos: Position{Offset: s.pos.Offset, SegmentID: "ISA", Element: 13}, Err: ErrInvalidValue,
+		r.report(&SyntaxError{Pos: Position{Offset: int64(s.loc & offMask), SegmentID: "ISA", Element: 13}, Err: ErrInvalidValue,
 			TA1: "018", detail: "ISA13 is not a control number", value: r.isaCtl}, true)
 	}
-	s.pos.Interchange = r.pISA
+	r.ctxG, r.ctxT = r.ctxI, r.ctxI
 	r.state = stInterchange
 	r.groups = 0
-	r.pGS, r.pST, r.gsCtl, r.stCtl = "", "", "", ""
+	r.gsCtl, r.stCtl = "", ""
 }
 
 // validNumber reports whether s is a numeric control number of 1 to 9 digits.
@@ -568,12 +571,11 @@ func validControl(s string) bool {
 
 // sameNumber compares control numbers numerically when both are numeric
 // (leading zeros ignored), exactly otherwise.
-func sameNumber(a, b []byte) bool {
-	if allDigits(a) && allDigits(b) {
-		a = bytes.TrimLeft(a, "0")
-		b = bytes.TrimLeft(b, "0")
+func sameNumber(a []byte, b string) bool {
+	if allDigits(a) && validNumber(b) {
+		return string(bytes.TrimLeft(a, "0")) == strings.TrimLeft(b, "0")
 	}
-	return bytes.Equal(a, b)
+	return string(a) == b
 }
 
 func allDigits(b []byte) bool {
@@ -603,35 +605,7 @@ func count(b []byte) (int, bool) {
 	return n, true
 }
 
-// segmentID returns the id of raw, interned when known or seen before.
-func (r *Reader) segmentID(raw []byte) (string, bool) {
-	n := len(raw)
-	if k := bytes.IndexByte(raw[:min(n, 4)], r.d.Element); k >= 0 {
-		n = k
-	}
-	if n < 2 || n > 3 {
-		return "", false
-	}
-	key, ok := idKey(raw[:n])
-	if !ok {
-		return "", false
-	}
-	if s := lookupID(key); s != "" {
-		return s, true
-	}
-	if s, ok := r.ids[key]; ok {
-		return s, true
-	}
-	s := string(raw[:n])
-	if len(r.ids) < 256 {
-		if r.ids == nil {
-			r.ids = make(map[uint32]string)
-		}
-		r.ids[key] = s
-	}
-	return s, true
-}
-
+// isISA reports whether raw starts an ISA segment.
 func isISA(raw []byte) bool {
 	return len(raw) >= 3 && raw[0] == 'I' && raw[1] == 'S' && raw[2] == 'A' && (len(raw) == 3 || !isAlnum(raw[3]))
 }
@@ -643,80 +617,76 @@ func (r *Reader) process(raw []byte, start int) (Segment, bool) {
 		// A new interchange: close the open one, then read the ISA again as fixed width.
 		r.flushRun()
 		r.closeUntil(stTop, off, "ISA")
-		r.pos = start
-		r.scan = start
+		r.pos, r.scan = start, start
 		return Segment{}, false
 	}
-	id, ok := r.segmentID(raw)
-	s := Segment{raw: raw, d: r.d, pos: Position{Offset: off, SegmentID: id, Interchange: r.pISA}}
+	code := idCode(raw, r.d.Element)
 	for {
 		switch r.state {
 		case stTx:
-			switch id {
-			case "SE":
+			switch code {
+			case codeST, codeGE, codeGS, codeIEA:
 				r.flushRun()
-				r.segs++
-				s.pos.Group, s.pos.Transaction, s.pos.Index = r.pGS, r.pST, r.segs
-				r.closeTx(&s)
-				return s, true
-			case "ST", "GE", "GS", "IEA":
-				r.flushRun()
-				r.closeUntil(stGroup, off, id)
+				r.closeUntil(stGroup, off, idString(code))
 				continue
 			}
-			r.segs++
-			s.pos.Group, s.pos.Transaction, s.pos.Index = r.pGS, r.pST, r.segs
-			if !ok {
-				s.pos.SegmentID = ""
-				r.report(&SyntaxError{Pos: s.pos, Err: ErrSegmentID, IK3: "1", value: string(raw[:min(len(raw), 16)])}, false)
+			if r.segs < maxIndex {
+				r.segs++
+			}
+			s := makeSegment(raw, code, off, r.segs, 0, r.ctxT)
+			if code == codeSE {
+				r.flushRun()
+				r.closeTx(s)
+				return s, true
+			}
+			if code == codeNone {
+				p := s.Pos()
+				r.report(&SyntaxError{Pos: p, Err: ErrSegmentID, IK3: "1", value: string(raw[:min(len(raw), 16)])}, false)
 				return Segment{}, false
 			}
 			return s, true
 		case stGroup:
-			switch id {
-			case "ST":
+			switch code {
+			case codeST:
 				r.flushRun()
-				r.openTx(&s)
+				return r.openTx(raw, off), true
+			case codeGE:
+				r.flushRun()
+				s := makeSegment(raw, code, off, 0, 0, r.ctxG)
+				r.closeGroup(s)
 				return s, true
-			case "GE":
+			case codeGS, codeIEA:
 				r.flushRun()
-				s.pos.Group = r.pGS
-				r.closeGroup(&s)
-				return s, true
-			case "GS", "IEA":
-				r.flushRun()
-				r.closeUntil(stInterchange, off, id)
+				r.closeUntil(stInterchange, off, idString(code))
 				continue
 			}
-			s.pos.Group = r.pGS
-			r.skip(s.pos, "outside ST/SE")
+			r.skip(makeSegment(raw, code, off, 0, 0, r.ctxG), "a transaction set")
 			return Segment{}, false
 		case stInterchange:
-			switch id {
-			case "GS":
+			switch code {
+			case codeGS:
 				r.flushRun()
-				r.openGroup(&s)
+				return r.openGroup(raw, off), true
+			case codeIEA:
+				r.flushRun()
+				s := makeSegment(raw, code, off, 0, 0, r.ctxI)
+				r.closeInterchange(s)
 				return s, true
-			case "IEA":
+			case codeTA1:
 				r.flushRun()
-				r.closeInterchange(&s)
-				return s, true
-			case "TA1":
+				return makeSegment(raw, code, off, 0, 0, r.ctxI), true
+			case codeST:
 				r.flushRun()
-				return s, true
-			case "ST":
-				r.flushRun()
-				p := s.pos
-				p.SegmentID = ""
-				r.report(&SyntaxError{Pos: p, Err: ErrMissingSegment, TA1: "024", detail: "GS missing before ST"}, true)
+				r.report(&SyntaxError{Pos: r.envPos(off), Err: ErrMissingSegment, TA1: "024", detail: "GS missing before ST"}, true)
 				r.state = stGroup
 				r.noGS = true
 				r.sets = 0
-				r.pGS, r.gsCtl = "", ""
+				r.gsCtl = ""
+				r.ctxG = r.ctxI
 				r.env.GS = GSHeader{}
 				continue
 			}
-			r.skip(s.pos, "outside GS/GE")
+			r.skip(makeSegment(raw, code, off, 0, 0, r.ctxI), "a functional group")
 			return Segment{}, false
 		default:
 			panic("x12: unreachable reader state")
@@ -724,92 +694,98 @@ func (r *Reader) process(raw []byte, start int) (Segment, bool) {
 	}
 }
 
-func (r *Reader) openGroup(s *Segment) {
+func (r *Reader) openGroup(raw []byte, off int64) Segment {
+	r.ctxG = &segCtx{d: r.d, interchange: r.ctxI.interchange}
+	s := makeSegment(raw, codeGS, off, 0, 0, r.ctxG)
 	r.env.GS = GSHeader{
 		FunctionalID: s.Element(1), Sender: s.Element(2), Receiver: s.Element(3), Date: s.Element(4),
 		Time: s.Element(5), Control: s.Element(6), Agency: s.Element(7), Version: s.Element(8),
 	}
 	r.env.ST = STHeader{}
-	r.gsCtl = r.env.GS.Control
-	r.pGS, r.pST, r.stCtl = "", "", ""
+	r.gsCtl, r.stCtl = r.env.GS.Control, ""
 	if validNumber(r.gsCtl) {
-		r.pGS = r.gsCtl
+		r.ctxG.group = r.gsCtl
 	} else {
 		r.env.GS.Control = ""
-		p := s.pos
+	}
+	r.ctxT = r.ctxG
+	if r.ctxG.group == "" {
+		p := s.Pos()
 		p.Element = 6
 		r.report(&SyntaxError{Pos: p, Err: ErrInvalidValue, AK9: "6", detail: "GS06 is not a control number", value: r.gsCtl}, true)
 	}
-	s.pos.Group = r.pGS
 	r.groups++
 	r.sets = 0
 	r.noGS = false
 	r.state = stGroup
+	return s
 }
 
-func (r *Reader) openTx(s *Segment) {
+func (r *Reader) openTx(raw []byte, off int64) Segment {
+	r.ctxT = &segCtx{d: r.d, interchange: r.ctxG.interchange, group: r.ctxG.group}
+	s := makeSegment(raw, codeST, off, 1, 0, r.ctxT)
 	r.env.ST = STHeader{ID: s.Element(1), Control: s.Element(2), Convention: s.Element(3)}
 	r.stCtl = r.env.ST.Control
-	r.pST = ""
-	s.pos.Group = r.pGS
+	if validControl(r.stCtl) {
+		r.ctxT.transaction = r.stCtl
+	} else {
+		r.env.ST.Control = ""
+	}
 	r.sets++
 	r.segs = 1
 	r.state = stTx
-	if validControl(r.stCtl) {
-		r.pST = r.stCtl
-	} else {
-		r.env.ST.Control = ""
-		p := s.pos
-		p.Element, p.Index = 2, 1
+	if r.ctxT.transaction == "" {
+		p := s.Pos()
+		p.Element = 2
 		r.report(&SyntaxError{Pos: p, Err: ErrInvalidValue, IK5: "7", detail: "ST02 is not a control number", value: r.stCtl}, true)
 	}
-	s.pos.Transaction, s.pos.Index = r.pST, 1
+	return s
 }
 
-func (r *Reader) closeTx(s *Segment) {
+func (r *Reader) closeTx(s Segment) {
 	r.state = stGroup
 	se01 := s.ElementBytes(1)
 	if n, ok := count(se01); !ok || n != r.segs {
-		p := s.pos
+		p := s.Pos()
 		p.Element = 1
 		r.report(&SyntaxError{Pos: p, Err: ErrSegmentCount, IK5: "4", detail: "counted " + strconv.Itoa(r.segs), value: string(se01)}, true)
 	}
 	if se02 := s.ElementBytes(2); string(se02) != r.stCtl {
-		p := s.pos
+		p := s.Pos()
 		p.Element = 2
 		r.report(&SyntaxError{Pos: p, Err: ErrControlNumber, IK5: "3", value: string(se02)}, true)
 	}
 }
 
-func (r *Reader) closeGroup(s *Segment) {
+func (r *Reader) closeGroup(s Segment) {
 	r.state = stInterchange
 	r.env.ST = STHeader{}
 	ge01 := s.ElementBytes(1)
 	if n, ok := count(ge01); !ok || n != r.sets {
-		p := s.pos
+		p := s.Pos()
 		p.Element = 1
 		r.report(&SyntaxError{Pos: p, Err: ErrGroupCount, AK9: "5", detail: "counted " + strconv.Itoa(r.sets), value: string(ge01)}, true)
 	}
-	if ge02 := s.ElementBytes(2); !r.noGS && !sameNumber(ge02, []byte(r.gsCtl)) {
-		p := s.pos
+	if ge02 := s.ElementBytes(2); !r.noGS && !sameNumber(ge02, r.gsCtl) {
+		p := s.Pos()
 		p.Element = 2
 		r.report(&SyntaxError{Pos: p, Err: ErrControlNumber, AK9: "4", value: string(ge02)}, true)
 	}
 	r.noGS = false
 }
 
-func (r *Reader) closeInterchange(s *Segment) {
+func (r *Reader) closeInterchange(s Segment) {
 	r.state = stTop
 	r.env.ST = STHeader{}
 	r.env.GS = GSHeader{}
 	iea01 := s.ElementBytes(1)
 	if n, ok := count(iea01); !ok || n != r.groups {
-		p := s.pos
+		p := s.Pos()
 		p.Element = 1
 		r.report(&SyntaxError{Pos: p, Err: ErrInterchangeCount, TA1: "021", detail: "counted " + strconv.Itoa(r.groups), value: string(iea01)}, true)
 	}
-	if iea02 := s.ElementBytes(2); !sameNumber(iea02, []byte(r.isaCtl)) {
-		p := s.pos
+	if iea02 := s.ElementBytes(2); !sameNumber(iea02, r.isaCtl) {
+		p := s.Pos()
 		p.Element = 2
 		r.report(&SyntaxError{Pos: p, Err: ErrControlNumber, TA1: "001", value: string(iea02)}, true)
 	}

@@ -2,7 +2,9 @@ package x12
 
 import (
 	"bytes"
+	"encoding/binary"
 	"log/slog"
+	"math/bits"
 	"unsafe"
 )
 
@@ -11,9 +13,9 @@ import (
 //
 // A Segment returned by [Reader.Read] is a view into the Reader's buffer and is
 // valid only until the next call to Read: its byte slices are overwritten after
-// that. [Segment.Clone] makes an owned copy that stays valid. Strings returned by
-// a view (Element, Component, ...) are copies and stay valid; on an owned segment
-// they share its memory and cost no allocation.
+// that. [Segment.Clone] and [Segment.AppendClone] make owned copies that stay
+// valid. Strings returned by a view (Element, Component, ...) are copies and stay
+// valid; on an owned segment they share its memory and cost no allocation.
 //
 // Element, component and repetition positions are 1-based as in the implementation
 // guides (CLM05-3 is Component(5, 3)). Trailing empty elements are omitted in X12,
@@ -22,59 +24,139 @@ import (
 // The ISA segment is never split on the component or repetition separator: ISA11
 // and ISA16 hold those separators themselves, so Component(i, 1) and
 // RepetitionComponent(i, 1, 0) of an ISA return the whole element.
+//
+// A Segment is four machine words, so that the compiler keeps it in registers
+// when it is passed and returned by value; its position is packed and built by
+// Pos. A segment is at most 1 GiB long.
 type Segment struct {
-	raw   []byte
-	pos   Position
-	d     Delimiters
-	owned bool
-	isa   bool
+	ptr  *byte   // first byte of the segment (nil for the zero Segment)
+	info uint64  // bits 0-29 length, bit 30 owned, bit 31 ISA, bits 32-63 Index
+	loc  uint64  // bits 0-47 input offset, bits 48-63 id code (0: no valid id)
+	ctx  *segCtx // delimiters, envelope control numbers and loop: shared, never modified
+}
+
+// segCtx holds what many segments share. It is never modified once a Segment
+// refers to it.
+type segCtx struct {
+	d                                     Delimiters
+	interchange, group, transaction, loop string
+}
+
+const (
+	maxSegLen  = 1<<30 - 1
+	lenMask    = 1<<30 - 1
+	flagOwned  = 1 << 30
+	flagISA    = 1 << 31
+	offMask    = 1<<48 - 1
+	maxIndex   = 1<<32 - 1
+	infoIdxShr = 32
+	locCodeShr = 48
+)
+
+func makeSegment(raw []byte, code uint16, off int64, index int, flags uint64, ctx *segCtx) Segment {
+	if off < 0 || off > offMask {
+		off = offMask
+	}
+	if index < 0 || index > maxIndex {
+		index = maxIndex
+	}
+	s := Segment{info: uint64(len(raw)) | flags | uint64(index)<<infoIdxShr, loc: uint64(off) | uint64(code)<<locCodeShr, ctx: ctx}
+	if len(raw) > 0 {
+		s.ptr = &raw[0]
+	}
+	if code == codeISA {
+		s.info |= flagISA
+	}
+	return s
 }
 
 // NewOwnedSegment returns an owned Segment over raw, the bytes of one segment
 // without its terminator. raw must never be modified afterwards: the strings
 // returned by the segment share its memory. pos.SegmentID is set from raw.
+// It makes one small allocation for the position; [Segment.AppendClone] makes
+// none. It panics when raw is longer than 1 GiB.
 func NewOwnedSegment(raw []byte, d Delimiters, pos Position) Segment {
-	id, _ := segmentID(raw, d.Element)
-	pos.SegmentID = id
-	return Segment{raw: raw, pos: pos, d: d, owned: true, isa: id == "ISA"}
+	if len(raw) > maxSegLen {
+		panic("x12: NewOwnedSegment: segment longer than 1 GiB")
+	}
+	ctx := &segCtx{d: d, interchange: pos.Interchange, group: pos.Group, transaction: pos.Transaction, loop: pos.Loop}
+	return makeSegment(raw, idCode(raw, d.Element), pos.Offset, pos.Index, flagOwned, ctx)
 }
 
-// ID returns the segment id, such as "CLM". Known ids are interned: ID does not
-// allocate. It returns "" for the zero Segment and for a malformed id.
-func (s Segment) ID() string { return s.pos.SegmentID }
+// ID returns the segment id, such as "CLM", or "" for the zero Segment and a
+// malformed id. Every well-formed id is interned: ID never allocates.
+func (s Segment) ID() string { return idString(uint16(s.loc >> locCodeShr)) }
 
 // Pos returns the position of the segment.
-func (s Segment) Pos() Position { return s.pos }
+func (s Segment) Pos() Position {
+	p := Position{Offset: int64(s.loc & offMask), Index: int(s.info >> infoIdxShr), SegmentID: s.ID()}
+	if c := s.ctx; c != nil {
+		p.Interchange, p.Group, p.Transaction, p.Loop = c.interchange, c.group, c.transaction, c.loop
+	}
+	return p
+}
 
 // Delimiters returns the delimiters of the segment's interchange.
-func (s Segment) Delimiters() Delimiters { return s.d }
+func (s Segment) Delimiters() Delimiters {
+	if s.ctx == nil {
+		return Delimiters{}
+	}
+	return s.ctx.d
+}
+
+func (s Segment) elemSep() byte {
+	if s.ctx == nil {
+		return 0
+	}
+	return s.ctx.d.Element
+}
+
+func (s Segment) repSep() byte {
+	if s.ctx == nil {
+		return 0
+	}
+	return s.ctx.d.Repetition
+}
+
+func (s Segment) compSep() byte {
+	if s.ctx == nil {
+		return 0
+	}
+	return s.ctx.d.Component
+}
+func (s Segment) isISA() bool { return s.info&flagISA != 0 }
 
 // Raw returns the bytes of the segment without its terminator. For a segment
 // returned by Read they are valid until the next Read and must not be modified.
-func (s Segment) Raw() []byte { return s.raw }
+func (s Segment) Raw() []byte {
+	if s.ptr == nil {
+		return nil
+	}
+	return unsafe.Slice(s.ptr, s.info&lenMask)
+}
 
-// Owned reports whether the segment owns its bytes (from Clone or
+// Owned reports whether the segment owns its bytes (from Clone, AppendClone or
 // NewOwnedSegment) and so stays valid after the next Read.
-func (s Segment) Owned() bool { return s.owned }
+func (s Segment) Owned() bool { return s.info&flagOwned != 0 }
 
 // Len returns the number of elements after the segment id as present in the
 // input, trailing empty elements included when the sender wrote them.
 func (s Segment) Len() int {
-	if len(s.raw) == 0 {
+	raw := s.Raw()
+	if len(raw) == 0 {
 		return 0
 	}
-	return bytes.Count(s.raw, []byte{s.d.Element})
+	return bytes.Count(raw, []byte{s.elemSep()})
 }
 
 // ElementBytes returns element i (1-based; 0 is the segment id), or nil when the
 // segment has fewer elements. An element that is present but empty is returned
-// as an empty, non-nil slice when the segment is not empty. The bytes belong to
-// the segment: do not modify them.
+// as an empty, non-nil slice. The bytes belong to the segment: do not modify them.
 func (s Segment) ElementBytes(i int) []byte {
 	if i < 0 {
 		return nil
 	}
-	return field(s.raw, s.d.Element, i)
+	return field(s.Raw(), s.elemSep(), i)
 }
 
 // Element returns element i (1-based; 0 is the segment id) as a string, "" when
@@ -93,18 +175,16 @@ func (s Segment) ComponentBytes(i, j int) []byte {
 	if e == nil {
 		return nil
 	}
-	if s.isa {
+	if s.isISA() {
 		if j == 1 {
 			return e
 		}
 		return nil
 	}
-	if s.d.Repetition != 0 {
-		if k := bytes.IndexByte(e, s.d.Repetition); k >= 0 {
-			e = e[:k:k]
-		}
+	if rs := s.repSep(); rs != 0 {
+		e = field(e, rs, 0)
 	}
-	return field(e, s.d.Component, j-1)
+	return field(e, s.compSep(), j-1)
 }
 
 // Component returns component j (1-based) of the first repetition of element i,
@@ -120,10 +200,10 @@ func (s Segment) Repetitions(i int) int {
 	if len(e) == 0 {
 		return 0
 	}
-	if s.isa || s.d.Repetition == 0 {
+	if s.isISA() || s.repSep() == 0 {
 		return 1
 	}
-	return bytes.Count(e, []byte{s.d.Repetition}) + 1
+	return bytes.Count(e, []byte{s.repSep()}) + 1
 }
 
 // RepetitionComponentBytes returns component j (1-based) of repetition r
@@ -136,21 +216,21 @@ func (s Segment) RepetitionComponentBytes(i, r, j int) []byte {
 	if e == nil {
 		return nil
 	}
-	if s.isa {
+	if s.isISA() {
 		if r == 1 && j <= 1 {
 			return e
 		}
 		return nil
 	}
-	if s.d.Repetition != 0 {
-		e = field(e, s.d.Repetition, r-1)
+	if rs := s.repSep(); rs != 0 {
+		e = field(e, rs, r-1)
 	} else if r != 1 {
 		return nil
 	}
 	if e == nil || j == 0 {
 		return e
 	}
-	return field(e, s.d.Component, j-1)
+	return field(e, s.compSep(), j-1)
 }
 
 // RepetitionComponent returns component j (1-based) of repetition r (1-based) of
@@ -162,20 +242,51 @@ func (s Segment) RepetitionComponent(i, r, j int) string {
 // Clone returns an owned copy of the segment that stays valid after the next
 // Read. It makes one allocation (none when the segment is already owned).
 func (s Segment) Clone() Segment {
-	if s.owned {
+	if s.Owned() {
 		return s
 	}
-	if s.raw != nil {
-		s.raw = bytes.Clone(s.raw)
+	if raw := s.Raw(); len(raw) > 0 {
+		s.ptr = &bytes.Clone(raw)[0]
 	}
-	s.owned = true
+	s.info |= flagOwned
+	return s
+}
+
+// AppendClone appends the segment's bytes to dst and returns an owned segment
+// over the appended copy, with the grown dst. Many segments can be copied into
+// one buffer this way without an allocation per segment. The copied bytes must
+// not be modified afterwards: do not reuse dst (dst[:0]) while any segment
+// copied into it is in use.
+func (s Segment) AppendClone(dst []byte) (Segment, []byte) {
+	raw := s.Raw()
+	n := len(dst)
+	dst = append(dst, raw...)
+	if len(raw) > 0 {
+		s.ptr = &dst[n]
+	}
+	s.info |= flagOwned
+	return s, dst
+}
+
+// WithLoop returns the segment with Pos().Loop set to loop. It makes one small
+// allocation unless the loop is already set.
+func (s Segment) WithLoop(loop string) Segment {
+	if s.ctx != nil && s.ctx.loop == loop {
+		return s
+	}
+	var c segCtx
+	if s.ctx != nil {
+		c = *s.ctx
+	}
+	c.loop = loop
+	s.ctx = &c
 	return s
 }
 
 // LogValue implements [slog.LogValuer]. It logs the segment id and position
 // only, never element values, so a Segment can be logged without leaking PHI.
 func (s Segment) LogValue() slog.Value {
-	p := s.pos
+	p := s.Pos()
 	attrs := make([]slog.Attr, 0, 7)
 	attrs = append(attrs, slog.String("id", p.SegmentID), slog.Int64("offset", p.Offset))
 	if p.Index > 0 {
@@ -200,7 +311,7 @@ func (s Segment) str(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if s.owned {
+	if s.Owned() {
 		return unsafe.String(&b[0], len(b))
 	}
 	return string(b)
@@ -212,110 +323,132 @@ func field(b []byte, sep byte, n int) []byte {
 	if b == nil {
 		return nil
 	}
-	start := 0
+	i := 0
 	for ; n > 0; n-- {
-		k := bytes.IndexByte(b[start:], sep)
+		k := indexSep(b, i, sep)
 		if k < 0 {
 			return nil
 		}
-		start += k + 1
+		i = k + 1
 	}
-	end := bytes.IndexByte(b[start:], sep)
+	end := indexSep(b, i, sep)
 	if end < 0 {
 		end = len(b)
-	} else {
-		end += start
 	}
-	return b[start:end:end]
+	return b[i:end:end]
 }
 
-// segmentID returns the id of the segment raw (interned when known) and whether
-// it is well formed: 2 or 3 upper-case letters or digits, the first a letter.
-func segmentID(raw []byte, sep byte) (string, bool) {
-	n := len(raw)
-	if k := bytes.IndexByte(raw[:min(n, 4)], sep); k >= 0 {
-		n = k
-	}
-	if n < 2 || n > 3 {
-		return "", false
-	}
-	key, ok := idKey(raw[:n])
-	if !ok {
-		return "", false
-	}
-	if s := lookupID(key); s != "" {
-		return s, true
-	}
-	return string(raw[:n]), true
-}
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
 
-// idKey packs a 2- or 3-byte segment id into an integer, checking its syntax.
-func idKey(b []byte) (uint32, bool) {
-	if b[0] < 'A' || b[0] > 'Z' {
-		return 0, false
-	}
-	key := uint32(b[0]) << 16
-	for i := 1; i < len(b); i++ {
-		c := b[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return 0, false
+// indexSep returns the index of the first sep in b at or after i, or -1.
+// Fields are short, so instead of calling bytes.IndexByte it looks at eight
+// bytes at a time in a word.
+func indexSep(b []byte, i int, sep byte) int {
+	for ; i < len(b); i++ {
+		if b[i] == sep {
+			return i
 		}
-		key |= uint32(c) << (16 - 8*i)
 	}
-	return key, true
+	return -1
 }
 
-// knownIDs are the segment ids of the X12 5010 health care transactions
-// (837, 835, 834, 820, 270/271, 276/277, 278, 999, TA1) and their envelopes.
-// They are interned so that Read returns them without allocating.
-var knownIDs = [...]string{
-	"ISA", "IEA", "GS", "GE", "ST", "SE", "TA1", "ISB", "ISE", "BHT", "BPR", "BGN", "BIN", "TRN", "CUR", "REF", "DTP",
-	"DTM", "NM1", "N1", "N2", "N3", "N4", "N9", "PER", "PRV", "HL", "SBR", "PAT", "DMG", "CLM", "CL1", "PWK", "CN1",
-	"AMT", "QTY", "K3", "NTE", "CR1", "CR2", "CR3", "CR4", "CR5", "CR6", "CR7", "CR8", "CRC", "HI", "HCP", "LX", "SV1",
-	"SV2", "SV3", "SV4", "SV5", "SV6", "SV7", "TOO", "MEA", "PS1", "LIN", "CTP", "SVD", "CAS", "OI", "MOA", "MIA", "LQ",
-	"FRM", "CLP", "SVC", "PLB", "TS3", "TS2", "RDM", "INS", "HD", "COB", "LUI", "EC", "ICM", "HLH", "IDC", "DSB",
-	"ACT", "LS", "LE", "EQ", "EB", "III", "MSG", "AAA", "STC", "ENT", "UM", "HSD", "DN1", "DN2", "PLA", "AK1", "AK2",
-	"AK3", "AK4", "AK5", "AK9", "IK3", "IK4", "IK5", "CTX", "RMR", "ADX", "IT1", "INV", "PRA", "HCR", "SVD", "DSB",
-	"LX", "BGF", "QTY", "VEH", "SV", "TRN", "UR", "PDS", "PDP", "PER", "NX1", "NX2", "RMT", "DMA", "SUP", "MPI",
-}
+// Segment ids are 2 or 3 characters: an upper-case letter, then upper-case
+// letters or digits. Each well-formed id has a code (1 to 34632) that packs into
+// a Segment, and its string is a slice of allIDs, so ids never allocate.
+const (
+	idAlnum  = 36                           // A-Z then 0-9
+	idCodes  = 26 * idAlnum * (idAlnum + 1) // third character or none
+	codeNone = 0
+)
 
-const idTableBits = 9
-
-type idSlot struct {
-	key uint32
-	id  string
-}
-
-var idTable = func() (t [1 << idTableBits]idSlot) {
-	for _, id := range knownIDs {
-		key, ok := idKey([]byte(id))
-		if !ok {
-			panic("x12: bad known segment id " + id)
-		}
-		for h := idHash(key); ; h = (h + 1) & (1<<idTableBits - 1) {
-			if t[h].key == key {
-				break
-			}
-			if t[h].key == 0 {
-				t[h] = idSlot{key, id}
-				break
-			}
-		}
+// alnumIdx maps A-Z to 1-26 and 0-9 to 27-36; other bytes to 0.
+var alnumIdx = func() (t [256]uint8) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = uint8(c-'A') + 1
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = uint8(c-'0') + 27
 	}
 	return t
 }()
 
-func idHash(key uint32) uint32 { return (key * 2654435761) >> (32 - idTableBits) }
-
-// lookupID returns the interned id for key, or "" when it is not a known id.
-func lookupID(key uint32) string {
-	for h := idHash(key); ; h = (h + 1) & (1<<idTableBits - 1) {
-		s := &idTable[h]
-		if s.key == key {
-			return s.id
-		}
-		if s.key == 0 {
-			return ""
+// allIDs holds every well-formed id, three bytes per code (a space pads
+// two-character ids).
+var allIDs = func() string {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	b := make([]byte, 0, 3*idCodes)
+	for a := 0; a < 26; a++ {
+		for c1 := 0; c1 < idAlnum; c1++ {
+			b = append(b, chars[a], chars[c1], ' ')
+			for c2 := 0; c2 < idAlnum; c2++ {
+				b = append(b, chars[a], chars[c1], chars[c2])
+			}
 		}
 	}
+	return string(b)
+}()
+
+// idCode returns the code of the id that starts raw (ended by sep or the end of
+// raw), or codeNone when the id is malformed.
+func idCode(raw []byte, sep byte) uint16 {
+	if len(raw) < 2 {
+		return codeNone
+	}
+	a, b := alnumIdx[raw[0]], alnumIdx[raw[1]]
+	if a == 0 || a > 26 || b == 0 {
+		return codeNone
+	}
+	var c uint8
+	if len(raw) > 2 && raw[2] != sep {
+		c = alnumIdx[raw[2]]
+		if c == 0 || len(raw) > 3 && raw[3] != sep {
+			return codeNone
+		}
+	}
+	return uint16((int(a-1)*idAlnum+int(b-1))*(idAlnum+1)+int(c)) + 1
 }
+
+// idString returns the id of a code.
+func idString(code uint16) string {
+	if code == codeNone || int(code) > idCodes {
+		return ""
+	}
+	c := int(code) - 1
+	if c%(idAlnum+1) == 0 {
+		return allIDs[3*c : 3*c+2]
+	}
+	return allIDs[3*c : 3*c+3]
+}
+
+func mustCode(id string) uint16 {
+	c := idCode([]byte(id), 0)
+	if c == codeNone {
+		panic("x12: bad segment id " + id)
+	}
+	return c
+}
+
+// Codes of the envelope segments.
+var (
+	codeISA = mustCode("ISA")
+	codeIEA = mustCode("IEA")
+	codeGS  = mustCode("GS")
+	codeGE  = mustCode("GE")
+	codeST  = mustCode("ST")
+	codeSE  = mustCode("SE")
+	codeTA1 = mustCode("TA1")
+)
+
+// envelopeCode marks the codes of the envelope segments, which the Reader's
+// fast path leaves to its slow path.
+var envelopeCode = func() (t [idCodes/64 + 1]uint64) {
+	for _, c := range []uint16{codeISA, codeIEA, codeGS, codeGE, codeST, codeSE, codeTA1} {
+		t[c/64] |= 1 << (c % 64)
+	}
+	return t
+}()
+
+func isEnvelope(code uint16) bool { return envelopeCode[code/64]&(1<<(code%64)) != 0 }
