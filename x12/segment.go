@@ -2,9 +2,7 @@ package x12
 
 import (
 	"bytes"
-	"encoding/binary"
 	"log/slog"
-	"math/bits"
 	"unsafe"
 )
 
@@ -338,14 +336,8 @@ func field(b []byte, sep byte, n int) []byte {
 	return b[i:end:end]
 }
 
-const (
-	swarLo = 0x0101010101010101
-	swarHi = 0x8080808080808080
-)
-
 // indexSep returns the index of the first sep in b at or after i, or -1.
-// Fields are short, so instead of calling bytes.IndexByte it looks at eight
-// bytes at a time in a word.
+// Fields are short: a plain loop beats calling bytes.IndexByte here.
 func indexSep(b []byte, i int, sep byte) int {
 	for ; i < len(b); i++ {
 		if b[i] == sep {
