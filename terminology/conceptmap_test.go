@@ -17,32 +17,13 @@ const (
 )
 
 // icd9to10 is a small ConceptMap exercising every equivalence and rule.
-const icd9to10 = `{
-  "resourceType": "ConceptMap",
-  "url": "http://example.org/fhir/ConceptMap/icd9-icd10",
-  "version": "1.0",
-  "status": "active",
-  "group": [{
-    "source": "http://hl7.org/fhir/sid/icd-9-cm",
-    "sourceVersion": "2014",
-    "target": "http://hl7.org/fhir/sid/icd-10-cm",
-    "targetVersion": "2015",
-    "element": [
-      {"code": "401.9", "target": [{"code": "I10", "display": "Essential (primary) hypertension", "equivalence": "equivalent"}]},
-      {"code": "250.00", "target": [{"code": "E11.9", "equivalence": "equal"}]},
-      {"code": "V73.89", "target": [{"code": "Z11.59", "equivalence": "inexact", "comment": "screening"}]},
-      {"code": "799.9", "target": [{"equivalence": "unmatched"}]},
-      {"code": "E888.9", "target": [{"code": "W19.XXXA", "equivalence": "relatedto"}]},
-      {"code": "V25.2", "target": [{"code": "Z30.2", "equivalence": "subsumes"}]},
-      {"code": "V70.0", "target": [{"code": "Z00.00", "equivalence": "specializes"}]},
-      {"code": "401.1", "target": [
-        {"code": "I15.8", "equivalence": "narrower", "dependsOn": [{"property": "http://example.org/secondary", "value": "Y"}]},
-        {"code": "I10", "equivalence": "wider"}
-      ]},
-      {"code": "530.81", "target": [{"code": "K21.9", "equivalence": "disjoint"}]}
-    ]
-  }]
-}`
+var icd9to10 = func() string {
+	data, err := os.ReadFile("testdata/icd9-icd10.json")
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
+}()
 
 func mustParse(t testing.TB, data string) []*ConceptMap {
 	t.Helper()
@@ -146,9 +127,9 @@ func TestIndexBundle(t *testing.T) {
 		{code: "OFF", want: "11", display: "Office", eq: EquivalenceEquivalent, mapURL: posMapURL},
 		{code: "TEL", want: "02", display: "Telehealth Provided Other than in Patient's Home", eq: EquivalenceWider, mapURL: posMapURL},
 		{code: "HOME", want: "12", display: "Home", eq: EquivalenceNarrower, mapURL: posMapURL}, // disjoint target skipped
-		{code: "UNK", reason: ReasonExcluded},                                                   // unmatched: unmapped rule ignored
+		{code: "UNK", reason: ReasonExcluded}, // unmatched: unmapped rule ignored
 		{code: "HOSP-OP", want: "22", display: "On Campus-Outpatient Hospital", eq: EquivalenceEquivalent, mapURL: posLegacy}, // other-map
-		{code: "SPACE", want: "99", display: "Other Place of Service", eq: EquivalenceWider, mapURL: posLegacy},              // other-map's fixed
+		{code: "SPACE", want: "99", display: "Other Place of Service", eq: EquivalenceWider, mapURL: posLegacy},               // other-map's fixed
 	}
 	for _, tc := range cases {
 		got, err := ix.Translate(ctx, pos(tc.code), SystemPlaceOfService)
@@ -246,7 +227,9 @@ func TestUnmappedModes(t *testing.T) {
 	}
 }
 
-func itoa3(i int) string { return string(rune('0'+i/100%10)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10)) }
+func itoa3(i int) string {
+	return string(rune('0'+i/100%10)) + string(rune('0'+i/10%10)) + string(rune('0'+i%10))
+}
 
 func TestParseConceptMapErrors(t *testing.T) {
 	cases := []struct {

@@ -132,13 +132,16 @@ func (r *Remote) Translate(ctx context.Context, from Coding, targetSystem string
 	}
 	var excludedBy Equivalence
 	for _, m := range res.Matches {
-		if m.Concept.Code == "" || (targetSystem != "" && m.Concept.System != targetSystem) {
-			continue
+		if targetSystem != "" && m.Concept.System != "" && m.Concept.System != targetSystem {
+			continue // a match into another system
 		}
 		if !r.accept(m.Equivalence) {
 			if excludedBy == "" {
 				excludedBy = m.Equivalence
 			}
+			continue
+		}
+		if m.Concept.Code == "" || (targetSystem != "" && m.Concept.System != targetSystem) {
 			continue
 		}
 		c := m.Concept
