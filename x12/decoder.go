@@ -1,0 +1,649 @@
+package x12
+
+import (
+	"errors"
+	"io"
+	"iter"
+	"strconv"
+)
+
+// DefaultMaxRecordLength is the limit on the bytes of one business record (or
+// of the context between two records) used when Decoder.MaxRecordLength is 0.
+const DefaultMaxRecordLength = 64 << 20
+
+// maxDecoderWarnings bounds the lenient-mode findings kept when OnWarning is nil.
+const maxDecoderWarnings = 1000
+
+// Decoder reads business records from X12 input: one 837 claim, 835 claim
+// payment (or provider adjustment) or 834 member at a time, each with its
+// context. Like encoding/csv, its exported fields configure it and must be set
+// before the first call to Read.
+//
+// Each transaction set is routed by ST01 and ST03 (falling back to GS08) to a
+// loop table; a generic engine assigns every segment to its implementation-guide
+// loop, builds the loop tree of each record and of the context loops above it,
+// and a binder fills the typed record. See the package documentation for the
+// record kinds, the error model and the memory bound.
+type Decoder struct {
+	// TolerantISA reads ISA segments whose fields are not padded to their fixed
+	// widths; see [Reader.TolerantISA].
+	TolerantISA bool
+
+	// Lenient reports envelope findings (see [Reader.Lenient]) and segments that
+	// do not fit the loop structure, or exceed a loop's maximum repeat, to
+	// OnWarning instead of returning them as errors. A segment that fits no loop
+	// is then kept in the innermost open loop. Required-element, required-segment
+	// and value checks stay errors: the mapping depends on them.
+	Lenient bool
+
+	// OnWarning, when set, is called with each lenient-mode finding. When nil,
+	// findings are kept and returned by Warnings.
+	OnWarning func(*SyntaxError)
+
+	// MaxSegmentLength limits the length of a segment; see [Reader.MaxSegmentLength].
+	MaxSegmentLength int
+
+	// MaxRecordLength limits the bytes of one business record, and of the
+	// context segments between two records; 0 means DefaultMaxRecordLength
+	// (64 MiB). A longer record is reported with ErrRecordTooLarge and skipped.
+	MaxRecordLength int
+
+	src      io.Reader
+	r        *Reader
+	queue    []item
+	qhead    int
+	done     bool
+	lastErr  error
+	warnings []*SyntaxError
+
+	// transaction state
+	tab      *txTable
+	skipping bool // in an unsupported transaction set: skip to its end
+	env      Envelope
+	delims   Delimiters
+	stack    []frame
+	ctx      unit // context segments not yet materialized
+	rec      unit // the record being accumulated
+	recOpen  bool
+	recLevel int
+	recKind  Kind
+	ctxs     loopContexts
+	deferred []error // envelope findings waiting for the open record to end
+	inRun    bool    // in a run of segments that fit no loop (outside a record)
+	est      int     // running estimate of a record's size in bytes
+}
+
+type item struct {
+	rec Record
+	err error
+}
+
+// NewDecoder returns a Decoder that reads from r. It does its own buffering.
+func NewDecoder(r io.Reader) *Decoder {
+	return &Decoder{src: r, est: 1024}
+}
+
+// Read returns the next business record. It returns io.EOF at the end of the
+// input. Errors are *SyntaxError values (test the sentinel with errors.Is) and
+// decoding goes on after them: a malformed record is reported once and skipped,
+// the next Read continues with the next record. After a fatal error (the input
+// cannot be read further: ErrISA, ErrDelimiters, ErrTooLong, or an error of the
+// underlying io.Reader, which is returned as is) Read returns io.EOF.
+func (d *Decoder) Read() (Record, error) {
+	if d.r == nil {
+		d.start()
+	}
+	for {
+		if d.qhead < len(d.queue) {
+			it := d.queue[d.qhead]
+			d.queue[d.qhead] = item{}
+			d.qhead++
+			if d.qhead == len(d.queue) {
+				d.queue, d.qhead = d.queue[:0], 0
+			}
+			return it.rec, it.err
+		}
+		if d.done {
+			return nil, io.EOF
+		}
+		s, err := d.r.Read()
+		if err != nil {
+			d.readerError(err)
+			continue
+		}
+		d.feed(&s)
+	}
+}
+
+// Records returns an iterator over the records and errors of Read, ending at
+// io.EOF (which it does not yield).
+func (d *Decoder) Records() iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		for {
+			rec, err := d.Read()
+			if err == io.EOF {
+				return
+			}
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
+}
+
+// InputOffset returns the input offset just after the last segment read.
+func (d *Decoder) InputOffset() int64 {
+	if d.r == nil {
+		return 0
+	}
+	return d.r.InputOffset()
+}
+
+// Warnings returns the lenient-mode findings kept so far when OnWarning is nil
+// (at most 1000).
+func (d *Decoder) Warnings() []*SyntaxError { return d.warnings }
+
+func (d *Decoder) start() {
+	d.r = NewReader(d.src)
+	d.r.TolerantISA = d.TolerantISA
+	d.r.Lenient = d.Lenient
+	d.r.MaxSegmentLength = d.MaxSegmentLength
+	d.r.OnWarning = d.warn
+}
+
+func (d *Decoder) warn(e *SyntaxError) {
+	if d.OnWarning != nil {
+		d.OnWarning(e)
+	} else if len(d.warnings) < maxDecoderWarnings {
+		d.warnings = append(d.warnings, e)
+	}
+}
+
+func (d *Decoder) emit(rec Record, err error) { d.queue = append(d.queue, item{rec, err}) }
+
+func (d *Decoder) maxRecord() int {
+	if d.MaxRecordLength > 0 {
+		return d.MaxRecordLength
+	}
+	return DefaultMaxRecordLength
+}
+
+// readerError routes an error of the segment Reader.
+func (d *Decoder) readerError(err error) {
+	se, ok := err.(*SyntaxError)
+	fatal := !ok || err == d.lastErr || errors.Is(err, ErrISA) || errors.Is(err, ErrDelimiters) || errors.Is(err, ErrTooLong)
+	d.lastErr = err
+	if err == io.EOF {
+		d.endTransaction()
+		d.done = true
+		return
+	}
+	if fatal {
+		if d.recOpen {
+			d.rec.markBad(se)
+			if se == nil {
+				d.rec.bad = &SyntaxError{Pos: d.rec.pos, Err: ErrTruncatedRecord}
+			}
+		}
+		d.endTransaction()
+		if err != d.queueLastErr() {
+			d.emit(nil, err)
+		}
+		d.done = true
+		return
+	}
+	switch {
+	case errors.Is(err, ErrTruncated) && d.recOpen:
+		// The input ended inside a segment of the open record: it is incomplete.
+		d.rec.markBad(se)
+	case se.IK3 != "" && d.tab != nil && !d.skipping:
+		// A segment the Reader could not read (ErrSegmentID), skipped.
+		if d.recOpen {
+			d.rec.markBad(se)
+		} else {
+			d.emit(nil, se)
+		}
+	case d.recOpen:
+		// An envelope finding: reported after the record it interrupts.
+		d.deferred = append(d.deferred, err)
+	default:
+		d.emit(nil, err)
+	}
+}
+
+// ErrTruncatedRecord reports a record cut short by an error that stopped the
+// input (see Decoder.Read).
+var ErrTruncatedRecord = errors.New("x12: record cut short by an input error")
+
+func (d *Decoder) queueLastErr() error {
+	if n := len(d.queue); n > d.qhead {
+		return d.queue[n-1].err
+	}
+	return nil
+}
+
+// feed processes one segment from the Reader.
+func (d *Decoder) feed(s *Segment) {
+	switch s.ID() {
+	case "ISA", "GS", "GE", "IEA", "TA1":
+		d.endTransaction()
+		return
+	case "ST":
+		d.endTransaction()
+		d.beginTransaction(s)
+		return
+	}
+	if d.tab == nil {
+		// Outside a supported transaction set: the Reader reports stray
+		// segments; an unsupported set is skipped to its SE.
+		if s.ID() == "SE" {
+			d.skipping = false
+		}
+		return
+	}
+	if s.ID() == "SE" {
+		d.endTransaction()
+		return
+	}
+	p, ok := place(d.stack, s)
+	if !ok {
+		d.unexpected(s)
+		return
+	}
+	d.inRun = false
+	level := p.level
+	if d.recOpen && (level < d.recLevel || (level == d.recLevel && p.open != nil)) {
+		d.finishRecord()
+	}
+	if p.open == nil {
+		d.stack = d.stack[:level+1]
+		d.store(level, s)
+		return
+	}
+	def := p.open
+	d.stack = d.stack[:level]
+	parent := &d.stack[level-1]
+	ci := parent.def.childIndex(def)
+	parent.counts[ci]++
+	over := def.max > 0 && parent.counts[ci] > def.max
+	f := d.push(def)
+	if def.record != "" {
+		d.startRecord(def, level)
+	}
+	parent = &d.stack[level-1] // push may have moved the stack
+	inRecord := def.inRecord != nil
+	u := &d.ctx
+	if inRecord {
+		u = &d.rec
+	}
+	var parentInst int32 = -1
+	var parentLoop *Loop
+	if (parent.def.inRecord != nil) == inRecord && parent.loop == nil {
+		parentInst = parent.inst
+	} else {
+		parentLoop = parent.loop
+	}
+	f.inst = u.newInst(def, parentInst, parentLoop)
+	if over {
+		e := &SyntaxError{Pos: s.Pos(), Err: ErrLoop, IK3: "4",
+			detail: "loop " + def.id + " occurs more than " + strconv.Itoa(def.max) + " times"}
+		e.Pos.Loop = def.id
+		d.problem(e)
+	}
+	d.store(level, s)
+}
+
+// push opens a frame for def on the stack, reusing memory.
+func (d *Decoder) push(def *loopDef) *frame {
+	n := len(d.stack)
+	if n < cap(d.stack) {
+		d.stack = d.stack[:n+1]
+	} else {
+		d.stack = append(d.stack, frame{})
+	}
+	f := &d.stack[n]
+	c := f.counts[:0]
+	for range def.children {
+		c = append(c, 0)
+	}
+	*f = frame{def: def, counts: c, inst: -1}
+	return f
+}
+
+// store appends s to the unit of the loop open at level.
+func (d *Decoder) store(level int, s *Segment) {
+	f := &d.stack[level]
+	ctx := d.ctxs.get(*s, f.def, len(d.tab.defs))
+	if f.def.inRecord != nil {
+		d.rec.add(*s, ctx, f.inst, d.maxRecord())
+		return
+	}
+	if f.loop != nil {
+		// A context loop already shared by earlier records: the segment is out
+		// of sequence.
+		pos := s.Pos()
+		pos.Loop = f.def.id
+		e := &SyntaxError{Pos: pos, Err: ErrLoop, IK3: "7", detail: "segment out of sequence: loop " + f.def.id + " has already been used by a record"}
+		if d.Lenient {
+			d.warn(e)
+		} else {
+			d.emit(nil, e)
+		}
+		return
+	}
+	d.ctx.add(*s, ctx, f.inst, d.maxRecord())
+}
+
+// problem reports a structural finding in the unit being built: an error that
+// spoils the record (or context) in strict mode, a warning in lenient mode.
+func (d *Decoder) problem(e *SyntaxError) {
+	if d.Lenient {
+		d.warn(e)
+		return
+	}
+	if d.recOpen {
+		d.rec.markBad(e)
+	} else {
+		d.emit(nil, e)
+	}
+}
+
+// unexpected handles a segment that no open loop takes.
+func (d *Decoder) unexpected(s *Segment) {
+	inner := &d.stack[len(d.stack)-1]
+	e := &SyntaxError{Pos: s.Pos(), Err: ErrLoop, IK3: "2", detail: "segment does not fit the loop structure of " + d.tab.Name}
+	if !d.tab.knows(s.ID()) {
+		e.IK3 = "6"
+		e.detail = "segment is not part of " + d.tab.Name
+	}
+	e.Pos.Loop = inner.def.id
+	if d.Lenient {
+		d.warn(e)
+		d.store(len(d.stack)-1, s)
+		return
+	}
+	if d.recOpen {
+		d.rec.markBad(e)
+		return
+	}
+	if !d.inRun {
+		d.inRun = true
+		d.emit(nil, e)
+	}
+}
+
+// knows reports whether any loop of the table holds segments with id.
+func (t *txTable) knows(id string) bool {
+	for _, l := range t.defs {
+		if l.lead.ID == id || l.hasSeg(id) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Decoder) beginTransaction(st *Segment) {
+	d.env = d.r.Envelope()
+	d.delims = d.r.Delimiters()
+	d.tab = lookupTable(st.Element(1), st.Element(3), d.env.GS.Version)
+	if d.tab == nil {
+		d.skipping = true
+		e := &SyntaxError{Pos: st.Pos(), Err: ErrUnsupportedTransaction, IK5: "1",
+			detail: "no loop table for this ST01/ST03"}
+		e.value = st.Element(1) + " " + st.Element(3)
+		d.emit(nil, e)
+		return
+	}
+	d.stack = d.stack[:0]
+	f := d.push(d.tab.root)
+	d.ctx.reset(d.delims, 1024)
+	f.inst = d.ctx.newInst(d.tab.root, -1, nil)
+	d.store(0, st)
+}
+
+// endTransaction closes the open transaction set (at SE, at a new envelope
+// segment or at the end of input).
+func (d *Decoder) endTransaction() {
+	if d.recOpen {
+		d.finishRecord()
+	}
+	if d.ctx.bad != nil {
+		d.emit(nil, d.ctx.bad)
+	}
+	d.ctx.clear()
+	d.stack = d.stack[:0]
+	d.tab = nil
+	d.skipping = false
+	d.inRun = false
+	d.flushDeferred()
+}
+
+func (d *Decoder) flushDeferred() {
+	for i, e := range d.deferred {
+		d.emit(nil, e)
+		d.deferred[i] = nil
+	}
+	d.deferred = d.deferred[:0]
+}
+
+// startRecord begins a record whose loop def opens at stack level: the pending
+// context is materialized first so that the record can point to it.
+func (d *Decoder) startRecord(def *loopDef, level int) {
+	d.materialize()
+	d.recOpen = true
+	d.recLevel = level
+	d.recKind = def.record
+	d.rec.reset(d.delims, d.est+d.est/4)
+}
+
+// materialize turns the pending context segments into shared, typed Loops.
+func (d *Decoder) materialize() {
+	u := &d.ctx
+	if len(u.insts) == 0 {
+		return
+	}
+	if u.bad != nil {
+		d.emit(nil, u.bad)
+	}
+	loops := u.build()
+	for i := range d.stack {
+		f := &d.stack[i]
+		if f.def.inRecord == nil && f.loop == nil && f.inst >= 0 {
+			f.loop = &loops[f.inst]
+			f.inst = -1
+		}
+	}
+	for i := range loops {
+		l := &loops[i]
+		if u.bad != nil {
+			l.typedErr = u.bad
+			continue
+		}
+		var b binding
+		l.typed = d.tab.bind.context(&b, l)
+		if b.err != nil {
+			l.typedErr = b.err
+			d.emit(nil, b.err)
+		}
+	}
+	u.clear()
+	u.reset(d.delims, 1024)
+}
+
+// finishRecord ends the open record: it is typed and queued, or its error is.
+func (d *Decoder) finishRecord() {
+	d.recOpen = false
+	u := &d.rec
+	defer func() {
+		d.est = (d.est*7 + u.bytes) / 8
+		u.clear()
+		d.flushDeferred()
+	}()
+	if u.bad != nil {
+		d.emit(nil, u.bad)
+		return
+	}
+	if len(u.insts) == 0 {
+		return
+	}
+	for p := u.insts[0].parentLoop; p != nil; p = p.Parent {
+		if p.typedErr != nil {
+			pos := u.segs[0].seg.Pos()
+			d.emit(nil, &SyntaxError{Pos: pos, Err: ErrContext, detail: "loop " + p.ID + " is invalid"})
+			return
+		}
+	}
+	loops := u.build()
+	root := &loops[0]
+	base := recordBase{kind: d.recKind, pos: root.Lead().Pos(), env: d.env, loop: root}
+	var b binding
+	rec := d.tab.bind.record(&b, base)
+	if b.err != nil {
+		d.emit(nil, b.err)
+		return
+	}
+	d.emit(rec, nil)
+}
+
+// unit accumulates the segments of a record, or of the pending context, and
+// builds its loops. The segment bytes are copied once, into chunks owned by the
+// unit's loops.
+type unit struct {
+	segs   []useg
+	insts  []uinst
+	arena  arena
+	bytes  int
+	bad    *SyntaxError
+	delims Delimiters
+	pos    Position // position of the first segment
+}
+
+type useg struct {
+	seg  Segment // owned, its position carrying the loop id
+	inst int32
+}
+
+type uinst struct {
+	def        *loopDef
+	parent     int32 // index of the parent instance in the unit, -1 when outside
+	parentLoop *Loop // the parent when it is outside the unit (a materialized context loop)
+	nsegs      int32
+	nchild     int32
+}
+
+func (u *unit) reset(d Delimiters, hint int) {
+	u.delims = d
+	u.arena.reset(max(hint, 256))
+}
+
+// clear drops the unit's content, keeping its scratch memory.
+func (u *unit) clear() {
+	clear(u.segs)
+	u.segs = u.segs[:0]
+	clear(u.insts)
+	u.insts = u.insts[:0]
+	u.arena.reset(0)
+	u.bytes = 0
+	u.bad = nil
+}
+
+func (u *unit) markBad(e *SyntaxError) {
+	if u.bad == nil && e != nil {
+		u.bad = e
+	}
+}
+
+func (u *unit) newInst(def *loopDef, parent int32, parentLoop *Loop) int32 {
+	if parent >= 0 {
+		u.insts[parent].nchild++
+	}
+	u.insts = append(u.insts, uinst{def: def, parent: parent, parentLoop: parentLoop})
+	return int32(len(u.insts) - 1)
+}
+
+func (u *unit) add(s Segment, ctx *segCtx, inst int32, limit int) {
+	if len(u.segs) == 0 && u.bad == nil && u.bytes == 0 {
+		u.pos = s.Pos()
+		u.pos.Loop = ctx.loop
+	}
+	if u.bad != nil {
+		return // a spoiled unit keeps nothing: memory stays bounded
+	}
+	raw := s.Raw()
+	u.bytes += len(raw) + 1
+	if u.bytes > limit {
+		pos := s.Pos()
+		pos.Loop = ctx.loop
+		u.bad = &SyntaxError{Pos: pos, Err: ErrRecordTooLarge, detail: "more than " + strconv.Itoa(limit) + " bytes"}
+		return
+	}
+	u.segs = append(u.segs, useg{seg: ownedIn(s, u.arena.copy(raw), ctx), inst: inst})
+	u.insts[inst].nsegs++
+}
+
+// build makes the unit's Loops: one allocation for the loops, one for the
+// segments and one for the child pointers.
+func (u *unit) build() []Loop {
+	loops := make([]Loop, len(u.insts))
+	segs := make([]Segment, len(u.segs))
+	off, nchild := 0, 0
+	for i := range u.insts {
+		in := &u.insts[i]
+		l := &loops[i]
+		l.ID, l.Name = in.def.id, in.def.name
+		n := int(in.nsegs)
+		l.Segments = segs[off : off : off+n]
+		off += n
+		nchild += int(in.nchild)
+	}
+	for i := range u.segs {
+		us := &u.segs[i]
+		l := &loops[us.inst]
+		l.Segments = append(l.Segments, us.seg)
+	}
+	var kids []*Loop
+	if nchild > 0 {
+		kids = make([]*Loop, nchild)
+	}
+	off = 0
+	for i := range u.insts {
+		if n := int(u.insts[i].nchild); n > 0 {
+			loops[i].Children = kids[off : off : off+n]
+			off += n
+		}
+	}
+	for i := range u.insts {
+		in := &u.insts[i]
+		if in.parent >= 0 {
+			p := &loops[in.parent]
+			loops[i].Parent = p
+			p.Children = append(p.Children, &loops[i])
+		} else {
+			loops[i].Parent = in.parentLoop
+		}
+	}
+	return loops
+}
+
+// arena hands out copies of segment bytes from chunks that are never reused:
+// each chunk belongs to the loops built from it.
+type arena struct {
+	buf  []byte
+	next int
+}
+
+func (a *arena) reset(hint int) {
+	a.buf = nil
+	a.next = hint
+}
+
+func (a *arena) copy(b []byte) []byte {
+	if len(b) > cap(a.buf)-len(a.buf) {
+		n := max(a.next, len(b), 256)
+		a.buf = make([]byte, 0, n)
+		a.next = min(2*n, 1<<20)
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return a.buf[start:len(a.buf):len(a.buf)]
+}

@@ -1,0 +1,700 @@
+package x12
+
+// Claim837 is one claim of an 837 professional, institutional or dental
+// transaction (loop 2300, CLM) with its context: the header (submitter and
+// receiver), the billing provider, the subscriber and payer, and the patient
+// when the patient is not the subscriber. The context parts are pointers shared
+// by every claim under the same loops: treat them as read-only.
+//
+// Kind tells the variant: [Kind837PClaim], [Kind837IClaim] or [Kind837DClaim].
+type Claim837 struct {
+	recordBase
+
+	Header          *Header837          // transaction set header, 1000A submitter, 1000B receiver
+	BillingProvider *BillingProvider837 // loop 2000A and its 2010AA/2010AB/2010AC
+	Subscriber      *Subscriber837      // loop 2000B and its 2010BA/2010BB
+	Patient         *Patient837         `json:",omitempty"` // loop 2000C and its 2010CA; nil when the subscriber is the patient (no HL 23)
+
+	// CLM Claim Information
+	PatientControlNumber   string   `json:",omitempty"` // CLM01 patient control number (echoed in 835 CLP01)
+	TotalCharge            Amount   `json:",omitempty"` // CLM02 total claim charge amount
+	FacilityCode           string   `json:",omitempty"` // CLM05-1 place of service code (P, D) or facility type code (I)
+	FacilityCodeQualifier  string   `json:",omitempty"` // CLM05-2 "B" place of service, "A" uniform billing claim form bill type
+	FrequencyCode          string   `json:",omitempty"` // CLM05-3 claim frequency type code: "1" original, "7" replacement, "8" void
+	ProviderSignature      string   `json:",omitempty"` // CLM06 provider or supplier signature indicator (P, D)
+	Assignment             string   `json:",omitempty"` // CLM07 assignment or plan participation code
+	BenefitsAssignment     string   `json:",omitempty"` // CLM08 benefits assignment certification indicator
+	ReleaseOfInformation   string   `json:",omitempty"` // CLM09 release of information code
+	PatientSignatureSource string   `json:",omitempty"` // CLM10 patient signature source code (P)
+	RelatedCauses          []string `json:",omitempty"` // CLM11-1..3 related causes: "AA" auto accident, "EM" employment, "OA" other accident
+	AccidentState          string   `json:",omitempty"` // CLM11-4 auto accident state
+	AccidentCountry        string   `json:",omitempty"` // CLM11-5 auto accident country
+	SpecialProgram         string   `json:",omitempty"` // CLM12 special program indicator
+	DelayReason            string   `json:",omitempty"` // CLM20 delay reason code
+
+	Dates         Dates                `json:",omitempty"` // DTP: 431 onset, 472 service (D), 434 statement (I), 435 admission, 096 discharge, 439 accident...
+	Refs          Refs                 `json:",omitempty"` // REF: G1 prior authorization, F8 payer claim control number, 9F referral, EA medical record number...
+	Amounts       Amounts              `json:",omitempty"` // AMT: F5 patient paid (P, D), F3 patient estimated amount due (I)
+	Notes         []Note               `json:",omitempty"` // NTE
+	Attachments   []Attachment         `json:",omitempty"` // PWK
+	Contract      *Contract            `json:",omitempty"` // CN1
+	Institutional *InstitutionalInfo   `json:",omitempty"` // CL1 institutional claim code (I)
+	Ambulance     *AmbulanceTransport  `json:",omitempty"` // CR1 ambulance transport information (P)
+	Conditions    []ConditionIndicator `json:",omitempty"` // CRC
+	Codes         []HealthCareCode     `json:",omitempty"` // HI: every composite of every HI segment, in input order
+	Orthodontics  *Orthodontics        `json:",omitempty"` // DN1 (D)
+	ToothStatus   []ToothStatus        `json:",omitempty"` // DN2 (D)
+	Providers     []Party              `json:",omitempty"` // loops 2310A–2310F: referring, rendering, service facility, supervising, attending... (LoopID and Code tell which)
+	OtherPayers   []OtherSubscriber837 `json:",omitempty"` // loops 2320 and 2330A–2330I: other subscriber information (coordination of benefits)
+	Lines         []ServiceLine837     `json:",omitempty"` // loops 2400: service lines
+}
+
+// Header837 is the transaction set header of an 837: BHT and the submitter and
+// receiver loops.
+type Header837 struct {
+	StructureCode   string `json:",omitempty"` // BHT01 hierarchical structure code: "0019"
+	Purpose         string `json:",omitempty"` // BHT02 transaction set purpose code: "00" original, "18" reissue
+	Reference       string `json:",omitempty"` // BHT03 originator application transaction identifier
+	Date            string `json:",omitempty"` // BHT04 transaction set creation date (CCYYMMDD)
+	Time            string `json:",omitempty"` // BHT05 transaction set creation time
+	TransactionType string `json:",omitempty"` // BHT06 claim or encounter identifier: "CH" chargeable, "RP" reporting
+	Submitter       Party  // loop 1000A Submitter Name (NM1*41) and PER
+	Receiver        Party  // loop 1000B Receiver Name (NM1*40)
+	Loop            *Loop  `json:"-"`
+}
+
+// HierarchicalLevel is HL.
+type HierarchicalLevel struct {
+	ID        string `json:",omitempty"` // HL01 hierarchical id number
+	ParentID  string `json:",omitempty"` // HL02 hierarchical parent id number
+	LevelCode string `json:",omitempty"` // HL03 hierarchical level code: "20" information source, "22" subscriber, "23" dependent
+	ChildCode string `json:",omitempty"` // HL04 hierarchical child code: "1" children follow, "0" none
+}
+
+func hl(s Segment) HierarchicalLevel {
+	return HierarchicalLevel{ID: s.Element(1), ParentID: s.Element(2), LevelCode: s.Element(3), ChildCode: s.Element(4)}
+}
+
+// BillingProvider837 is loop 2000A Billing Provider Hierarchical Level with its
+// name loops.
+type BillingProvider837 struct {
+	HL           HierarchicalLevel
+	Specialty    *ProviderInfo `json:",omitempty"` // PRV*BI*PXC billing provider taxonomy
+	Currency     string        `json:",omitempty"` // CUR02 currency code
+	Name         Party         // loop 2010AA Billing Provider Name (NM1*85), N3, N4, REF*EI/SY, PER
+	PayToAddress *Party        `json:",omitempty"` // loop 2010AB Pay-to Address Name (NM1*87)
+	PayToPlan    *Party        `json:",omitempty"` // loop 2010AC Pay-to Plan Name (NM1*PE)
+	Loop         *Loop         `json:"-"`
+}
+
+// SubscriberInfo is SBR (837 loops 2000B and 2320).
+type SubscriberInfo struct {
+	PayerResponsibility  string `json:",omitempty"` // SBR01 payer responsibility sequence number code: "P", "S", "T", "A"–"H", "U"
+	Relationship         string `json:",omitempty"` // SBR02 individual relationship code: "18" self
+	GroupNumber          string `json:",omitempty"` // SBR03 insured group or policy number
+	GroupName            string `json:",omitempty"` // SBR04 group name
+	InsuranceType        string `json:",omitempty"` // SBR05 insurance type code (Medicare secondary)
+	ClaimFilingIndicator string `json:",omitempty"` // SBR09 claim filing indicator code: "CI" commercial, "MB" Medicare B, "MC" Medicaid, "16" HMO Medicare risk...
+}
+
+func (b *binding) sbr(s Segment) SubscriberInfo {
+	return SubscriberInfo{PayerResponsibility: b.req(s, 1), Relationship: s.Element(2), GroupNumber: s.Element(3),
+		GroupName: s.Element(4), InsuranceType: s.Element(5), ClaimFilingIndicator: s.Element(9)}
+}
+
+// PatientInfo is PAT.
+type PatientInfo struct {
+	Relationship string `json:",omitempty"` // PAT01 individual relationship code (2000C): "01" spouse, "19" child, "20" employee, "21" unknown, "39" organ donor, "40" cadaver donor, "53" life partner, "G8" other
+	DateFormat   string `json:",omitempty"` // PAT05 date time period format qualifier: "D8"
+	DeathDate    string `json:",omitempty"` // PAT06 patient death date
+	WeightUnit   string `json:",omitempty"` // PAT07 unit or basis for measurement code: "01" pounds
+	Weight       string `json:",omitempty"` // PAT08 patient weight
+	Pregnant     string `json:",omitempty"` // PAT09 pregnancy indicator: "Y"
+}
+
+func (b *binding) pat(s Segment) *PatientInfo {
+	p := &PatientInfo{Relationship: s.Element(1), DateFormat: s.Element(5), DeathDate: s.Element(6),
+		WeightUnit: s.Element(7), Weight: s.Element(8), Pregnant: s.Element(9)}
+	if p.DeathDate != "" {
+		b.dated(s, 6, p.DateFormat, p.DeathDate)
+	}
+	return p
+}
+
+// Subscriber837 is loop 2000B Subscriber Hierarchical Level with its name loops.
+type Subscriber837 struct {
+	HL HierarchicalLevel
+	SubscriberInfo
+	PatientInfo *PatientInfo `json:",omitempty"` // PAT (when the subscriber is the patient: death date, weight, pregnancy)
+	Name        Party        // loop 2010BA Subscriber Name (NM1*IL): member id in NM109 (NM108 "MI"), N3, N4, DMG, REF
+	Payer       Party        // loop 2010BB Payer Name (NM1*PR): payer id in NM109 (NM108 "PI"/"XV"), N3, N4, REF
+	Loop        *Loop        `json:"-"`
+}
+
+// Patient837 is loop 2000C Patient Hierarchical Level with loop 2010CA.
+type Patient837 struct {
+	HL          HierarchicalLevel
+	PatientInfo PatientInfo // PAT; PAT01 is the patient's relationship to the insured
+	Name        Party       // loop 2010CA Patient Name (NM1*QC), N3, N4, DMG, REF
+	Loop        *Loop       `json:"-"`
+}
+
+// Contract is CN1.
+type Contract struct {
+	Type     string `json:",omitempty"` // CN101 contract type code
+	Amount   Amount `json:",omitempty"` // CN102 contract amount
+	Percent  string `json:",omitempty"` // CN103 contract percentage
+	Code     string `json:",omitempty"` // CN104 contract code
+	Discount string `json:",omitempty"` // CN105 terms discount percentage
+	Version  string `json:",omitempty"` // CN106 contract version identifier
+}
+
+// InstitutionalInfo is CL1 (837I).
+type InstitutionalInfo struct {
+	AdmissionType   string `json:",omitempty"` // CL101 priority (type) of admission or visit (NUBC)
+	AdmissionSource string `json:",omitempty"` // CL102 point of origin for admission or visit (NUBC)
+	PatientStatus   string `json:",omitempty"` // CL103 patient (discharge) status code (NUBC)
+}
+
+// AmbulanceTransport is CR1 (837P). Element positions per MAPPING.md D18 [verify].
+type AmbulanceTransport struct {
+	WeightUnit       string `json:",omitempty"` // CR101 unit or basis for measurement code: "LB"
+	Weight           string `json:",omitempty"` // CR102 patient weight
+	Reason           string `json:",omitempty"` // CR104 ambulance transport reason code
+	DistanceUnit     string `json:",omitempty"` // CR105 unit or basis for measurement code: "DH" miles
+	Distance         string `json:",omitempty"` // CR106 transport distance
+	RoundTripPurpose string `json:",omitempty"` // CR109 round trip purpose description
+	StretcherPurpose string `json:",omitempty"` // CR110 stretcher purpose description
+}
+
+// ConditionIndicator is CRC.
+type ConditionIndicator struct {
+	Category   string   `json:",omitempty"` // CRC01 code category: "07" ambulance, "E1"–"E3" vision, "75" homebound, "ZZ" EPSDT
+	Applies    string   `json:",omitempty"` // CRC02 yes/no condition or response code
+	Conditions []string `json:",omitempty"` // CRC03–CRC07 condition indicators
+}
+
+// Orthodontics is DN1 (837D).
+type Orthodontics struct {
+	TotalMonths     string `json:",omitempty"` // DN101 orthodontic treatment months count
+	RemainingMonths string `json:",omitempty"` // DN102 orthodontic treatment months remaining count
+	Indicator       string `json:",omitempty"` // DN103 yes/no condition or response code (questionnaire)
+	Description     string `json:",omitempty"` // DN104 description
+}
+
+// ToothStatus is DN2 (837D).
+type ToothStatus struct {
+	Tooth         string `json:",omitempty"` // DN201 tooth number
+	Status        string `json:",omitempty"` // DN202 tooth status code: "M" missing, "E" to be extracted...
+	CodeQualifier string `json:",omitempty"` // DN204 code list qualifier code: "JP" universal national tooth designation
+}
+
+// OtherSubscriber837 is loop 2320 Other Subscriber Information with its 2330
+// loops: one other payer's coverage and adjudication of the claim.
+type OtherSubscriber837 struct {
+	SubscriberInfo
+	Adjustments    []Adjustment            `json:",omitempty"` // CAS claim-level adjustments by the other payer
+	Amounts        Amounts                 `json:",omitempty"` // AMT: D payer paid, A8 non-covered, EAF remaining patient liability
+	OtherInsurance *OtherInsurance         `json:",omitempty"` // OI
+	Inpatient      *InpatientAdjudication  `json:",omitempty"` // MIA (I)
+	Outpatient     *OutpatientAdjudication `json:",omitempty"` // MOA
+	Subscriber     Party                   // loop 2330A Other Subscriber Name (NM1*IL)
+	Payer          Party                   // loop 2330B Other Payer Name (NM1*PR), DTP*573 adjudication date, REF
+	Providers      []Party                 `json:",omitempty"` // loops 2330C–2330I: other payer provider ids
+	Loop           *Loop                   `json:"-"`
+}
+
+// OtherInsurance is OI.
+type OtherInsurance struct {
+	BenefitsAssignment     string `json:",omitempty"` // OI03 benefits assignment certification indicator
+	PatientSignatureSource string `json:",omitempty"` // OI04 patient signature source code
+	ReleaseOfInformation   string `json:",omitempty"` // OI06 release of information code
+}
+
+// ServiceLine837 is loop 2400 Service Line Number. Exactly one of
+// Professional, Institutional and Dental is set, following the variant.
+type ServiceLine837 struct {
+	LineNumber    string                `json:",omitempty"` // LX01 assigned number
+	Professional  *ProfessionalService  `json:",omitempty"` // SV1 (837P)
+	Institutional *InstitutionalService `json:",omitempty"` // SV2 (837I)
+	Dental        *DentalService        `json:",omitempty"` // SV3 (837D)
+	Teeth         []Tooth               `json:",omitempty"` // TOO (837D)
+	Dates         Dates                 `json:",omitempty"` // DTP: 472 service date, 471 prescription...
+	Refs          Refs                  `json:",omitempty"` // REF: 6R line item control number, G1 prior authorization, 9B/9D repricing...
+	Amounts       Amounts               `json:",omitempty"` // AMT: T sales tax, F4 postage, GT/N8 (I)
+	Quantities    Quantities            `json:",omitempty"` // QTY
+	Notes         []Note                `json:",omitempty"` // NTE
+	Attachments   []Attachment          `json:",omitempty"` // PWK
+	Drug          *Drug837              `json:",omitempty"` // loop 2410 Drug Identification
+	Providers     []Party               `json:",omitempty"` // loops 2420A–2420H line-level providers
+	Adjudications []LineAdjudication837 `json:",omitempty"` // loops 2430 Line Adjudication Information (coordination of benefits)
+	Loop          *Loop                 `json:"-"`
+}
+
+// ControlNumber returns the line item control number (REF*6R), echoed in 835 REF*6R.
+func (l *ServiceLine837) ControlNumber() string { v, _ := l.Refs.Get("6R"); return v }
+
+// ProfessionalService is SV1 (837P).
+type ProfessionalService struct {
+	Procedure         Procedure // SV101 composite medical procedure identifier
+	Charge            Amount    `json:",omitempty"` // SV102 line item charge amount
+	UnitBasis         string    `json:",omitempty"` // SV103 unit or basis for measurement code: "UN" units, "MJ" minutes
+	Units             string    `json:",omitempty"` // SV104 service unit count
+	PlaceOfService    string    `json:",omitempty"` // SV105 place of service code (when it differs from CLM05-1)
+	DiagnosisPointers []string  `json:",omitempty"` // SV107-1..4 diagnosis code pointers into the claim's diagnoses (1–12)
+	Emergency         string    `json:",omitempty"` // SV109 emergency indicator
+	EPSDT             string    `json:",omitempty"` // SV111 EPSDT indicator
+	FamilyPlanning    string    `json:",omitempty"` // SV112 family planning indicator
+	CopayExempt       string    `json:",omitempty"` // SV115 co-pay status code
+}
+
+// InstitutionalService is SV2 (837I).
+type InstitutionalService struct {
+	RevenueCode      string     `json:",omitempty"` // SV201 service line revenue code (NUBC)
+	Procedure        *Procedure `json:",omitempty"` // SV202 composite medical procedure identifier (HC, HP, ER, IV, WK)
+	Charge           Amount     `json:",omitempty"` // SV203 line item charge amount
+	UnitBasis        string     `json:",omitempty"` // SV204 unit or basis for measurement code: "DA" days, "UN" units
+	Units            string     `json:",omitempty"` // SV205 service unit count
+	UnitRate         Amount     `json:",omitempty"` // SV206 unit rate
+	NonCoveredCharge Amount     `json:",omitempty"` // SV207 line item denied (non-covered) charge amount
+}
+
+// DentalService is SV3 (837D).
+type DentalService struct {
+	Procedure         Procedure // SV301 composite medical procedure identifier (AD: CDT)
+	Charge            Amount    `json:",omitempty"` // SV302 line item charge amount
+	PlaceOfService    string    `json:",omitempty"` // SV303 place of service code
+	OralCavity        []string  `json:",omitempty"` // SV304-1..5 oral cavity designation codes
+	Prosthesis        string    `json:",omitempty"` // SV305 prosthesis, crown or inlay code: "I" initial, "R" replacement
+	Units             string    `json:",omitempty"` // SV306 procedure count
+	DiagnosisPointers []string  `json:",omitempty"` // SV311-1..4 diagnosis code pointers
+}
+
+// Tooth is TOO (837D).
+type Tooth struct {
+	CodeQualifier string   `json:",omitempty"` // TOO01 code list qualifier code: "JP" universal national tooth designation
+	Tooth         string   `json:",omitempty"` // TOO02 tooth number
+	Surfaces      []string `json:",omitempty"` // TOO03-1..5 tooth surface codes
+}
+
+// Drug837 is loop 2410 Drug Identification: LIN, CTP, REF.
+type Drug837 struct {
+	ProductQualifier string `json:",omitempty"` // LIN02 product/service id qualifier: "N4" NDC 5-4-2
+	ProductID        string `json:",omitempty"` // LIN03 national drug code
+	Quantity         string `json:",omitempty"` // CTP04 national drug unit count
+	UnitBasis        string `json:",omitempty"` // CTP05-1 unit or basis for measurement code: "F2" international unit, "GR" gram, "ME" milligram, "ML" milliliter, "UN" unit
+	Refs             Refs   `json:",omitempty"` // REF: XZ prescription number, VY link sequence number
+	Loop             *Loop  `json:"-"`
+}
+
+// LineAdjudication837 is loop 2430 Line Adjudication Information: how another
+// payer adjudicated the line.
+type LineAdjudication837 struct {
+	OtherPayerID      string       `json:",omitempty"` // SVD01 other payer primary identifier (matches 2330B NM109)
+	Paid              Amount       `json:",omitempty"` // SVD02 service line paid amount
+	Procedure         Procedure    // SVD03 composite medical procedure identifier
+	RevenueCode       string       `json:",omitempty"` // SVD04 product/service id (revenue code, I)
+	PaidUnits         string       `json:",omitempty"` // SVD05 paid service unit count
+	BundledLineNumber string       `json:",omitempty"` // SVD06 bundled or unbundled line number
+	Adjustments       []Adjustment `json:",omitempty"` // CAS line adjustments
+	Dates             Dates        `json:",omitempty"` // DTP*573 line check or remittance date
+	Amounts           Amounts      `json:",omitempty"` // AMT*EAF remaining patient liability
+	Loop              *Loop        `json:"-"`
+}
+
+// Diagnoses returns the claim's principal and other diagnoses (HI qualifiers
+// ABK, ABF, BK, BF) in order: diagnosis pointer n (SV107, SV311) designates
+// element n-1 of the result.
+func (c *Claim837) Diagnoses() []HealthCareCode {
+	var out []HealthCareCode
+	for _, h := range c.Codes {
+		if h.IsDiagnosis() {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// PrincipalDiagnosis returns the principal diagnosis (ABK or BK).
+func (c *Claim837) PrincipalDiagnosis() (HealthCareCode, bool) {
+	for _, h := range c.Codes {
+		if h.IsPrincipalDiagnosis() {
+			return h, true
+		}
+	}
+	return HealthCareCode{}, false
+}
+
+// PatientParty returns the patient's name loop: 2010CA when a patient loop is
+// present, else the subscriber (2010BA).
+func (c *Claim837) PatientParty() *Party {
+	if c.Patient != nil {
+		return &c.Patient.Name
+	}
+	if c.Subscriber != nil {
+		return &c.Subscriber.Name
+	}
+	return nil
+}
+
+var bind837 = binder{context: context837, record: record837}
+
+// context837 types the context loops of an 837.
+func context837(b *binding, l *Loop) any {
+	switch l.ID {
+	case headerLoop:
+		h := &Header837{Loop: l}
+		if s, ok := l.Segment("BHT"); ok {
+			h.StructureCode, h.Purpose, h.Reference = b.req(s, 1), b.req(s, 2), s.Element(3)
+			h.Date, h.Time, h.TransactionType = b.date(s, 4, true), s.Element(5), s.Element(6)
+			if h.Time != "" {
+				if _, err := ParseTime(h.Time); err != nil {
+					b.invalid(s, 5, 0, "9", "is not a time", h.Time)
+				}
+			}
+		} else {
+			b.missingSegment(l, "BHT", "BHT is required")
+		}
+		if c := b.requireChild(l, "1000A", "NM1"); c != nil {
+			h.Submitter = b.party(c)
+		}
+		if c := b.requireChild(l, "1000B", "NM1"); c != nil {
+			h.Receiver = b.party(c)
+		}
+		return h
+	case "2000A":
+		p := &BillingProvider837{HL: hl(l.Lead()), Loop: l}
+		for _, s := range l.Segments {
+			switch s.ID() {
+			case "PRV":
+				p.Specialty = prv(s)
+			case "CUR":
+				p.Currency = s.Element(2)
+			}
+		}
+		if c := b.requireChild(l, "2010AA", "NM1"); c != nil {
+			p.Name = b.party(c)
+		}
+		p.PayToAddress = b.partyPtr(l, "2010AB")
+		p.PayToPlan = b.partyPtr(l, "2010AC")
+		return p
+	case "2000B":
+		sub := &Subscriber837{HL: hl(l.Lead()), Loop: l}
+		if s, ok := l.Segment("SBR"); ok {
+			sub.SubscriberInfo = b.sbr(s)
+		} else {
+			b.missingSegment(l, "SBR", "SBR is required")
+		}
+		if s, ok := l.Segment("PAT"); ok {
+			sub.PatientInfo = b.pat(s)
+		}
+		if c := b.requireChild(l, "2010BA", "NM1"); c != nil {
+			sub.Name = b.party(c)
+		}
+		if c := b.requireChild(l, "2010BB", "NM1"); c != nil {
+			sub.Payer = b.party(c)
+		}
+		return sub
+	case "2000C":
+		p := &Patient837{HL: hl(l.Lead()), Loop: l}
+		if s, ok := l.Segment("PAT"); ok {
+			p.PatientInfo = *b.pat(s)
+			if p.PatientInfo.Relationship == "" {
+				b.missing(s, 1, 0)
+			}
+		} else {
+			b.missingSegment(l, "PAT", "PAT is required")
+		}
+		if c := b.requireChild(l, "2010CA", "NM1"); c != nil {
+			p.Name = b.party(c)
+		}
+		return p
+	}
+	return nil
+}
+
+// record837 types one claim.
+func record837(b *binding, base recordBase) Record {
+	l := base.loop
+	c := &Claim837{recordBase: base}
+	for p := l.Parent; p != nil; p = p.Parent {
+		switch v := p.typed.(type) {
+		case *Header837:
+			c.Header = v
+		case *BillingProvider837:
+			c.BillingProvider = v
+		case *Subscriber837:
+			c.Subscriber = v
+		case *Patient837:
+			c.Patient = v
+		}
+	}
+	// Size the slices once.
+	var nDTP, nREF, nHI int
+	for _, s := range l.Segments {
+		switch s.ID() {
+		case "DTP":
+			nDTP++
+		case "REF":
+			nREF++
+		case "HI":
+			nHI += s.Len()
+		}
+	}
+	if nDTP > 0 {
+		c.Dates = make(Dates, 0, nDTP)
+	}
+	if nREF > 0 {
+		c.Refs = make(Refs, 0, nREF)
+	}
+	if nHI > 0 {
+		c.Codes = make([]HealthCareCode, 0, nHI)
+	}
+	for _, s := range l.Segments {
+		switch s.ID() {
+		case "CLM":
+			c.PatientControlNumber = b.req(s, 1)
+			c.TotalCharge = b.amount(s, 2, true)
+			c.FacilityCode = b.reqComp(s, 5, 1)
+			c.FacilityCodeQualifier = s.Component(5, 2)
+			c.FrequencyCode = b.reqComp(s, 5, 3)
+			c.ProviderSignature, c.Assignment, c.BenefitsAssignment = s.Element(6), s.Element(7), s.Element(8)
+			c.ReleaseOfInformation, c.PatientSignatureSource = s.Element(9), s.Element(10)
+			c.RelatedCauses = components(s, 11, 1, 3)
+			c.AccidentState, c.AccidentCountry = s.Component(11, 4), s.Component(11, 5)
+			c.SpecialProgram, c.DelayReason = s.Element(12), s.Element(20)
+		case "DTP":
+			c.Dates = append(c.Dates, b.dtp(s))
+		case "REF":
+			c.Refs = append(c.Refs, b.ref(s))
+		case "AMT":
+			c.Amounts = append(c.Amounts, b.amt(s))
+		case "NTE":
+			c.Notes = append(c.Notes, nte(s))
+		case "PWK":
+			c.Attachments = append(c.Attachments, pwk(s))
+		case "CN1":
+			c.Contract = &Contract{Type: b.req(s, 1), Amount: b.amount(s, 2, false), Percent: s.Element(3),
+				Code: s.Element(4), Discount: s.Element(5), Version: s.Element(6)}
+		case "CL1":
+			c.Institutional = &InstitutionalInfo{AdmissionType: s.Element(1), AdmissionSource: s.Element(2), PatientStatus: s.Element(3)}
+		case "CR1":
+			c.Ambulance = &AmbulanceTransport{WeightUnit: s.Element(1), Weight: s.Element(2), Reason: s.Element(4),
+				DistanceUnit: s.Element(5), Distance: s.Element(6), RoundTripPurpose: s.Element(9), StretcherPurpose: s.Element(10)}
+		case "CRC":
+			c.Conditions = append(c.Conditions, ConditionIndicator{Category: b.req(s, 1), Applies: s.Element(2),
+				Conditions: elements(s, 3, 4, 5, 6, 7)})
+		case "HI":
+			c.Codes = b.hi(c.Codes, s)
+		case "DN1":
+			c.Orthodontics = &Orthodontics{TotalMonths: s.Element(1), RemainingMonths: s.Element(2), Indicator: s.Element(3), Description: s.Element(4)}
+		case "DN2":
+			c.ToothStatus = append(c.ToothStatus, ToothStatus{Tooth: b.req(s, 1), Status: b.req(s, 2), CodeQualifier: s.Element(4)})
+		}
+	}
+	// Required by the TR3 and by the mapping.
+	switch c.kind {
+	case Kind837PClaim, Kind837IClaim:
+		if _, ok := c.PrincipalDiagnosis(); !ok {
+			b.missingSegment(l, "HI", "principal diagnosis (HI ABK/BK) is required")
+		}
+	}
+	if c.kind == Kind837IClaim {
+		if c.Institutional == nil {
+			b.missingSegment(l, "CL1", "CL1 is required")
+		} else if c.Institutional.PatientStatus == "" {
+			s, _ := l.Segment("CL1")
+			b.missing(s, 3, 0)
+		}
+		if _, ok := c.Dates.Get("434"); !ok {
+			b.missingSegment(l, "DTP", "DTP*434 statement dates are required")
+		}
+	}
+	nLines := 0
+	for _, ch := range l.Children {
+		if ch.ID == "2400" {
+			nLines++
+		}
+	}
+	if nLines == 0 {
+		b.missingSegment(l, "LX", "at least one service line (loop 2400) is required")
+	} else {
+		c.Lines = make([]ServiceLine837, 0, nLines)
+	}
+	for _, ch := range l.Children {
+		switch ch.ID {
+		case "2400":
+			c.Lines = append(c.Lines, b.line837(c.kind, ch))
+		case "2320":
+			c.OtherPayers = append(c.OtherPayers, b.otherSubscriber837(ch))
+		default: // 2310x
+			c.Providers = append(c.Providers, b.party(ch))
+		}
+	}
+	return c
+}
+
+// hi appends the composites of an HI segment.
+func (b *binding) hi(dst []HealthCareCode, s Segment) []HealthCareCode {
+	n := s.Len()
+	for i := 1; i <= n && i <= 12; i++ {
+		if len(s.ElementBytes(i)) == 0 {
+			continue
+		}
+		h := HealthCareCode{Qualifier: b.reqComp(s, i, 1), Code: b.reqComp(s, i, 2), DateFormat: s.Component(i, 3),
+			Date: s.Component(i, 4), Amount: b.compAmount(s, i, 5), Quantity: s.Component(i, 6), PresentOnAdmission: s.Component(i, 9)}
+		if h.Date != "" && b.err == nil {
+			if _, err := ParsePeriod(h.DateFormat, h.Date); err != nil {
+				b.invalid(s, i, 4, dateIK4(h.DateFormat, err), "is not a valid date", h.Date)
+			}
+		}
+		dst = append(dst, h)
+	}
+	return dst
+}
+
+func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
+	ln := ServiceLine837{Loop: l}
+	for _, s := range l.Segments {
+		switch s.ID() {
+		case "LX":
+			ln.LineNumber = b.req(s, 1)
+		case "SV1":
+			ln.Professional = &ProfessionalService{Procedure: procedure(s, 1), Charge: b.amount(s, 2, true),
+				UnitBasis: s.Element(3), Units: s.Element(4), PlaceOfService: s.Element(5),
+				DiagnosisPointers: components(s, 7, 1, 4), Emergency: s.Element(9), EPSDT: s.Element(11),
+				FamilyPlanning: s.Element(12), CopayExempt: s.Element(15)}
+			b.reqComp(s, 1, 1)
+			b.reqComp(s, 1, 2)
+			b.units(s, 4)
+		case "SV2":
+			sv := &InstitutionalService{RevenueCode: b.req(s, 1), Charge: b.amount(s, 3, true), UnitBasis: s.Element(4),
+				Units: s.Element(5), UnitRate: b.amount(s, 6, false), NonCoveredCharge: b.amount(s, 7, false)}
+			if len(s.ElementBytes(2)) > 0 {
+				p := procedure(s, 2)
+				sv.Procedure = &p
+			}
+			b.units(s, 5)
+			ln.Institutional = sv
+		case "SV3":
+			ln.Dental = &DentalService{Procedure: procedure(s, 1), Charge: b.amount(s, 2, true), PlaceOfService: s.Element(3),
+				OralCavity: components(s, 4, 1, 5), Prosthesis: s.Element(5), Units: s.Element(6),
+				DiagnosisPointers: components(s, 11, 1, 4)}
+			b.reqComp(s, 1, 1)
+			b.reqComp(s, 1, 2)
+			b.units(s, 6)
+		case "TOO":
+			ln.Teeth = append(ln.Teeth, Tooth{CodeQualifier: s.Element(1), Tooth: b.req(s, 2), Surfaces: components(s, 3, 1, 5)})
+		case "DTP":
+			ln.Dates = append(ln.Dates, b.dtp(s))
+		case "REF":
+			ln.Refs = append(ln.Refs, b.ref(s))
+		case "AMT":
+			ln.Amounts = append(ln.Amounts, b.amt(s))
+		case "QTY":
+			ln.Quantities = append(ln.Quantities, b.qty(s))
+		case "NTE":
+			ln.Notes = append(ln.Notes, nte(s))
+		case "PWK":
+			ln.Attachments = append(ln.Attachments, pwk(s))
+		}
+	}
+	switch {
+	case kind == Kind837PClaim && ln.Professional == nil:
+		b.missingSegment(l, "SV1", "SV1 is required")
+	case kind == Kind837IClaim && ln.Institutional == nil:
+		b.missingSegment(l, "SV2", "SV2 is required")
+	case kind == Kind837DClaim && ln.Dental == nil:
+		b.missingSegment(l, "SV3", "SV3 is required")
+	}
+	if kind == Kind837PClaim {
+		if _, ok := ln.Dates.Get("472"); !ok {
+			b.missingSegment(l, "DTP", "DTP*472 service date is required")
+		}
+	}
+	for _, ch := range l.Children {
+		switch ch.ID {
+		case "2410":
+			d := &Drug837{Loop: ch}
+			for _, s := range ch.Segments {
+				switch s.ID() {
+				case "LIN":
+					d.ProductQualifier, d.ProductID = b.req(s, 2), b.req(s, 3)
+				case "CTP":
+					d.Quantity, d.UnitBasis = b.req(s, 4), b.reqComp(s, 5, 1)
+					b.units(s, 4)
+				case "REF":
+					d.Refs = append(d.Refs, b.ref(s))
+				}
+			}
+			if _, ok := ch.Segment("CTP"); !ok {
+				b.missingSegment(ch, "CTP", "CTP is required")
+			}
+			ln.Drug = d
+		case "2430":
+			a := LineAdjudication837{Loop: ch}
+			for _, s := range ch.Segments {
+				switch s.ID() {
+				case "SVD":
+					a.OtherPayerID, a.Paid, a.Procedure = b.req(s, 1), b.amount(s, 2, true), procedure(s, 3)
+					a.RevenueCode, a.PaidUnits, a.BundledLineNumber = s.Element(4), s.Element(5), s.Element(6)
+					b.units(s, 5)
+				case "CAS":
+					a.Adjustments = b.cas(a.Adjustments, s)
+				case "DTP":
+					a.Dates = append(a.Dates, b.dtp(s))
+				case "AMT":
+					a.Amounts = append(a.Amounts, b.amt(s))
+				}
+			}
+			if _, ok := a.Dates.Get("573"); !ok {
+				b.missingSegment(ch, "DTP", "DTP*573 adjudication date is required")
+			}
+			ln.Adjudications = append(ln.Adjudications, a)
+		case "2440":
+			// Form identification (LQ/FRM): kept in the loop tree only.
+		default: // 2420x
+			ln.Providers = append(ln.Providers, b.party(ch))
+		}
+	}
+	return ln
+}
+
+// units checks that element i of s, when present, is a number.
+func (b *binding) units(s Segment, i int) {
+	if v := s.Element(i); v != "" && !validAmount(v) {
+		b.invalid(s, i, 0, "6", "is not a number", v)
+	}
+}
+
+func (b *binding) otherSubscriber837(l *Loop) OtherSubscriber837 {
+	o := OtherSubscriber837{Loop: l}
+	for _, s := range l.Segments {
+		switch s.ID() {
+		case "SBR":
+			o.SubscriberInfo = b.sbr(s)
+		case "CAS":
+			o.Adjustments = b.cas(o.Adjustments, s)
+		case "AMT":
+			o.Amounts = append(o.Amounts, b.amt(s))
+		case "OI":
+			o.OtherInsurance = &OtherInsurance{BenefitsAssignment: s.Element(3), PatientSignatureSource: s.Element(4), ReleaseOfInformation: s.Element(6)}
+		case "MIA":
+			o.Inpatient = mia(b, s)
+		case "MOA":
+			o.Outpatient = moa(b, s)
+		}
+	}
+	if c := b.requireChild(l, "2330A", "NM1"); c != nil {
+		o.Subscriber = b.party(c)
+	}
+	if c := b.requireChild(l, "2330B", "NM1"); c != nil {
+		o.Payer = b.party(c)
+	}
+	for _, ch := range l.Children {
+		if ch.ID != "2330A" && ch.ID != "2330B" {
+			o.Providers = append(o.Providers, b.party(ch))
+		}
+	}
+	return o
+}

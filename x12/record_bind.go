@@ -1,0 +1,421 @@
+package x12
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Binding: the per-transaction binders turn a loop tree into typed structs. They
+// read the elements they need, check what the mapping depends on (required
+// segments and elements, dates, amounts, code values) and record the first
+// problem as a *SyntaxError positioned at the segment, element and component.
+
+// binder is the per-transaction part of the Decoder: how to type the context
+// loops and the records of one family of loop tables.
+type binder struct {
+	// context returns the typed value of context loop l (nil when the loop has
+	// none) after checking it.
+	context func(b *binding, l *Loop) any
+	// record types one record whose loop tree and base are in base.
+	record func(b *binding, base recordBase) Record
+}
+
+// binding collects the first error found while typing a loop.
+type binding struct {
+	err *SyntaxError
+}
+
+func (b *binding) fail(e *SyntaxError) {
+	if b.err == nil {
+		b.err = e
+	}
+}
+
+// elementName returns "CLM02" or "CLM05-3", built only from the segment id and
+// positions (never values).
+func elementName(id string, elem, comp int) string {
+	buf := make([]byte, 0, 10)
+	buf = append(buf, id...)
+	if elem < 10 {
+		buf = append(buf, '0')
+	}
+	buf = strconv.AppendInt(buf, int64(elem), 10)
+	if comp > 0 {
+		buf = append(buf, '-')
+		buf = strconv.AppendInt(buf, int64(comp), 10)
+	}
+	return string(buf)
+}
+
+func elemError(s Segment, elem, comp int, err error, ik4, detail, value string) *SyntaxError {
+	p := s.Pos()
+	p.Element, p.Component = elem, comp
+	return &SyntaxError{Pos: p, Err: err, IK3: "8", IK4: ik4, detail: detail, value: value}
+}
+
+// missing reports required element elem (component comp, 0 for the whole
+// element) of s as missing.
+func (b *binding) missing(s Segment, elem, comp int) {
+	if b.err != nil {
+		return
+	}
+	b.fail(elemError(s, elem, comp, ErrRequiredElement, "1", elementName(s.ID(), elem, comp)+" is required", ""))
+}
+
+// invalid reports element elem of s as holding an invalid value.
+func (b *binding) invalid(s Segment, elem, comp int, ik4, what, value string) {
+	if b.err != nil {
+		return
+	}
+	b.fail(elemError(s, elem, comp, ErrInvalidValue, ik4, elementName(s.ID(), elem, comp)+" "+what, value))
+}
+
+// req returns element i of s, reporting it when empty.
+func (b *binding) req(s Segment, i int) string {
+	v := s.Element(i)
+	if v == "" {
+		b.missing(s, i, 0)
+	}
+	return v
+}
+
+// reqComp returns component j of element i of s, reporting it when empty.
+func (b *binding) reqComp(s Segment, i, j int) string {
+	v := s.Component(i, j)
+	if v == "" {
+		b.missing(s, i, j)
+	}
+	return v
+}
+
+// oneOf checks that element i of s, when present, is one of the codes.
+func (b *binding) oneOf(s Segment, i int, v string, codes ...string) {
+	if v == "" {
+		return
+	}
+	for _, c := range codes {
+		if v == c {
+			return
+		}
+	}
+	b.invalid(s, i, 0, "7", "is not a valid code", v)
+}
+
+// amount returns element i of s as an Amount, checking its syntax; required
+// reports it when empty.
+func (b *binding) amount(s Segment, i int, required bool) Amount {
+	v := s.Element(i)
+	if v == "" {
+		if required {
+			b.missing(s, i, 0)
+		}
+		return ""
+	}
+	if !validAmount(v) {
+		b.invalid(s, i, 0, "6", "is not a decimal number", v)
+	}
+	return Amount(v)
+}
+
+// compAmount is amount for component j of element i.
+func (b *binding) compAmount(s Segment, i, j int) Amount {
+	v := s.Component(i, j)
+	if v != "" && !validAmount(v) {
+		b.invalid(s, i, j, "6", "is not a decimal number", v)
+	}
+	return Amount(v)
+}
+
+// date checks element i of s, when present, as a D8 date.
+func (b *binding) date(s Segment, i int, required bool) string {
+	v := s.Element(i)
+	if v == "" {
+		if required {
+			b.missing(s, i, 0)
+		}
+		return ""
+	}
+	if _, ok := parseYMD(v); !ok {
+		b.invalid(s, i, 0, "8", "is not a CCYYMMDD date", v)
+	}
+	return v
+}
+
+// dated checks a date value v in element i of s whose format qualifier is fmt.
+func (b *binding) dated(s Segment, i int, format, v string) {
+	if v == "" || b.err != nil {
+		return
+	}
+	if _, err := ParsePeriod(format, v); err != nil {
+		if errors.Is(err, errFormat) {
+			b.invalid(s, i-1, 0, "7", "is not a date/time format qualifier", format)
+			return
+		}
+		b.invalid(s, i, 0, dateIK4(format, err), "does not match its format "+knownFormat(format), v)
+	}
+}
+
+// knownFormat returns f when it is one of the known format qualifiers (so that
+// error details hold only constants).
+func knownFormat(f string) string {
+	switch f {
+	case "D8", "RD8", "DT", "RDT", "TM":
+		return f
+	}
+	return "qualifier"
+}
+
+// dtp types and checks a DTP segment.
+func (b *binding) dtp(s Segment) DateTimePeriod {
+	d := DateTimePeriod{Qualifier: b.req(s, 1), Format: b.req(s, 2), Value: b.req(s, 3)}
+	if d.Format != "" {
+		b.dated(s, 3, d.Format, d.Value)
+	}
+	return d
+}
+
+// dtm types and checks a DTM segment (835).
+func (b *binding) dtm(s Segment) DateTime {
+	d := DateTime{Qualifier: b.req(s, 1), Date: b.date(s, 2, true), Time: s.Element(3)}
+	if d.Time != "" {
+		if _, err := ParseTime(d.Time); err != nil {
+			b.invalid(s, 3, 0, "9", "is not a time", d.Time)
+		}
+	}
+	return d
+}
+
+func ref(s Segment) Ref {
+	return Ref{Qualifier: s.Element(1), Value: s.Element(2), Description: s.Element(3),
+		OtherQualifier: s.Component(4, 1), Other: s.Component(4, 2)}
+}
+
+func (b *binding) ref(s Segment) Ref {
+	r := ref(s)
+	if r.Qualifier == "" {
+		b.missing(s, 1, 0)
+	}
+	return r
+}
+
+func (b *binding) amt(s Segment) MonetaryAmount {
+	return MonetaryAmount{Qualifier: b.req(s, 1), Amount: b.amount(s, 2, true)}
+}
+
+func (b *binding) qty(s Segment) Quantity {
+	q := Quantity{Qualifier: b.req(s, 1), Quantity: b.req(s, 2)}
+	if q.Quantity != "" && !validAmount(q.Quantity) {
+		b.invalid(s, 2, 0, "6", "is not a number", q.Quantity)
+	}
+	return q
+}
+
+func nte(s Segment) Note { return Note{Reference: s.Element(1), Text: s.Element(2)} }
+
+func pwk(s Segment) Attachment {
+	return Attachment{ReportType: s.Element(1), Transmission: s.Element(2), IDQualifier: s.Element(5), ID: s.Element(6)}
+}
+
+func nm1(s Segment) Entity {
+	return Entity{Code: s.Element(1), Type: s.Element(2), LastOrOrgName: s.Element(3), First: s.Element(4),
+		Middle: s.Element(5), Prefix: s.Element(6), Suffix: s.Element(7), IDQualifier: s.Element(8), ID: s.Element(9),
+		Relationship: s.Element(10)}
+}
+
+func n1(s Segment) Entity {
+	return Entity{Code: s.Element(1), LastOrOrgName: s.Element(2), IDQualifier: s.Element(3), ID: s.Element(4)}
+}
+
+func per(s Segment) Contact {
+	c := Contact{Function: s.Element(1), Name: s.Element(2)}
+	for i := 3; i <= 7; i += 2 {
+		if q, n := s.Element(i), s.Element(i+1); q != "" || n != "" {
+			c.Numbers = append(c.Numbers, Communication{Qualifier: q, Number: n})
+		}
+	}
+	return c
+}
+
+func prv(s Segment) *ProviderInfo {
+	return &ProviderInfo{Code: s.Element(1), IDQualifier: s.Element(2), Taxonomy: s.Element(3)}
+}
+
+func (b *binding) dmg(s Segment) *Demographics {
+	d := &Demographics{DateFormat: s.Element(1), BirthDate: s.Element(2), Gender: s.Element(3),
+		MaritalStatus: s.Element(4), Citizenship: s.Element(6)}
+	if d.BirthDate != "" {
+		if d.DateFormat != "D8" {
+			b.invalid(s, 1, 0, "7", "is not D8", d.DateFormat)
+		}
+		b.date(s, 2, false)
+	}
+	for r := 1; r <= s.Repetitions(5); r++ {
+		d.RaceEthnicity = append(d.RaceEthnicity, RaceEthnicity{Code: s.RepetitionComponent(5, r, 1),
+			CodeQualifier: s.RepetitionComponent(5, r, 2), Detailed: s.RepetitionComponent(5, r, 3)})
+	}
+	return d
+}
+
+// cas appends the adjustments of a CAS segment, checking the amounts.
+func (b *binding) cas(dst []Adjustment, s Segment) []Adjustment {
+	group := b.req(s, 1)
+	if group != "" {
+		b.oneOf(s, 1, group, "CO", "CR", "OA", "PI", "PR")
+	}
+	n := 0
+	for i := 2; i <= 17; i += 3 {
+		reason := s.Element(i)
+		amount := b.amount(s, i+1, reason != "")
+		qty := s.Element(i + 2)
+		if reason == "" && amount == "" && qty == "" {
+			continue
+		}
+		if reason == "" {
+			b.missing(s, i, 0)
+		}
+		n++
+		dst = append(dst, Adjustment{Group: group, Reason: reason, Amount: amount, Quantity: qty})
+	}
+	if n == 0 {
+		b.missing(s, 2, 0)
+	}
+	return dst
+}
+
+// procedure types a composite procedure identifier in element i of s.
+func procedure(s Segment, i int) Procedure {
+	p := Procedure{Qualifier: s.Component(i, 1), Code: s.Component(i, 2), Description: s.Component(i, 7)}
+	last := 0
+	for j := 3; j <= 6; j++ {
+		if s.Component(i, j) != "" {
+			last = j
+		}
+	}
+	if last > 0 {
+		p.Modifiers = make([]string, 0, last-2)
+		for j := 3; j <= last; j++ {
+			p.Modifiers = append(p.Modifiers, s.Component(i, j))
+		}
+	}
+	return p
+}
+
+// components returns the non-trailing components from..to of element i.
+func components(s Segment, i, from, to int) []string {
+	last := 0
+	for j := from; j <= to; j++ {
+		if s.Component(i, j) != "" {
+			last = j
+		}
+	}
+	if last == 0 {
+		return nil
+	}
+	out := make([]string, 0, last-from+1)
+	for j := from; j <= last; j++ {
+		out = append(out, s.Component(i, j))
+	}
+	return out
+}
+
+// elements returns the non-empty elements among positions.
+func elements(s Segment, positions ...int) []string {
+	var out []string
+	for _, i := range positions {
+		if v := s.Element(i); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func mia(b *binding, s Segment) *InpatientAdjudication {
+	return &InpatientAdjudication{
+		CoveredDays: s.Element(1), PPSOperatingOutlier: b.amount(s, 2, false), LifetimePsychiatricDays: s.Element(3),
+		DRGAmount: b.amount(s, 4, false), DisproportionateShare: b.amount(s, 6, false), MSPPassThrough: b.amount(s, 7, false),
+		PPSCapital: b.amount(s, 8, false), CostReportDays: s.Element(15), IndirectTeaching: b.amount(s, 18, false),
+		NonPayableProfessional: b.amount(s, 19, false), PPSCapitalException: b.amount(s, 24, false),
+		Remarks: elements(s, 5, 20, 21, 22, 23),
+	}
+}
+
+func moa(b *binding, s Segment) *OutpatientAdjudication {
+	return &OutpatientAdjudication{
+		ReimbursementRate: s.Element(1), HCPCSPayable: b.amount(s, 2, false), Remarks: elements(s, 3, 4, 5, 6, 7),
+		ESRDPayment: b.amount(s, 8, false), NonPayableProfessional: b.amount(s, 9, false),
+	}
+}
+
+// party types a name loop: its NM1 or N1 and the N3, N4, REF, PER, PRV, DMG and
+// DTP segments it holds.
+func (b *binding) party(l *Loop) Party {
+	p := Party{LoopID: l.ID, Loop: l}
+	seenName := false
+	for _, s := range l.Segments {
+		switch s.ID() {
+		case "NM1":
+			if !seenName {
+				p.Entity, seenName = nm1(s), true
+			}
+		case "N1":
+			if !seenName {
+				p.Entity, seenName = n1(s), true
+			}
+		case "N3":
+			if p.Address == nil {
+				p.Address = &Address{}
+			}
+			p.Address.Line1, p.Address.Line2 = b.req(s, 1), s.Element(2)
+		case "N4":
+			if p.Address == nil {
+				p.Address = &Address{}
+			}
+			a := p.Address
+			a.City, a.State, a.PostalCode, a.Country = s.Element(1), s.Element(2), s.Element(3), s.Element(4)
+			a.LocationQualifier, a.LocationID, a.CountrySubdivision = s.Element(5), s.Element(6), s.Element(7)
+		case "REF":
+			p.Refs = append(p.Refs, b.ref(s))
+		case "PER":
+			p.Contacts = append(p.Contacts, per(s))
+		case "PRV":
+			p.Provider = prv(s)
+		case "DMG":
+			p.Demographics = b.dmg(s)
+		case "DTP":
+			p.Dates = append(p.Dates, b.dtp(s))
+		}
+	}
+	return p
+}
+
+// partyPtr types the first child loop of l with the given id, nil when absent.
+func (b *binding) partyPtr(l *Loop, id string) *Party {
+	c := l.Child(id)
+	if c == nil {
+		return nil
+	}
+	p := b.party(c)
+	return &p
+}
+
+// requireChild returns the first child loop of l with id, reporting it as a
+// missing segment (its leading segment, lead) when absent.
+func (b *binding) requireChild(l *Loop, id, lead string) *Loop {
+	c := l.Child(id)
+	if c == nil {
+		b.missingSegment(l, lead, "loop "+id+" is required")
+	}
+	return c
+}
+
+// missingSegment reports a required segment (or loop, by its leading segment)
+// missing from loop l.
+func (b *binding) missingSegment(l *Loop, id, detail string) {
+	if b.err != nil {
+		return
+	}
+	p := l.Lead().Pos()
+	p.SegmentID = id
+	p.Element, p.Component = 0, 0
+	b.fail(&SyntaxError{Pos: p, Err: ErrMissingSegment, IK3: "3", detail: detail})
+}
