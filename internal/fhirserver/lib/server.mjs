@@ -250,7 +250,7 @@ export function createTestServer(userOptions = {}) {
           identity = entry.request.url;
         }
       } else {
-        identity = url.split('/').slice(0, 2).join('/');
+        identity = url.split('/').filter(Boolean).slice(0, 2).join('/');
       }
       if (transaction && identity) {
         if (seen.has(identity)) {
@@ -645,14 +645,20 @@ export function createTestServer(userOptions = {}) {
         return { status: 304, body: undefined, headers };
       }
       const prefer = String(req.headers.prefer ?? '');
+      const isBundleResponse = rel === '' && method === 'POST';
+      if (isBundleResponse) {
+        if (/return=minimal/.test(prefer)) {
+          for (const entry of resource.entry ?? []) {
+            delete entry.resource;
+          }
+        }
+        return { status, body: resource, headers };
+      }
       if (method !== 'GET' && /return=minimal/.test(prefer)) {
         return { status, body: undefined, headers };
       }
       if (method !== 'GET' && /return=OperationOutcome/i.test(prefer)) {
         return { status, body: outcome, headers };
-      }
-      if (resource.resourceType === 'Bundle' && /return=minimal/.test(prefer) === false && method === 'POST' && rel === '') {
-        return { status, body: resource, headers };
       }
       return { status, body: resource, headers };
     }
