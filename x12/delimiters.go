@@ -59,13 +59,13 @@ func parseISA(b []byte, tolerant, atEOF bool) isaResult {
 		}
 		for _, o := range isaSeps {
 			if b[o] != sep {
-				return isaResult{err: ErrISA, detail: "ISA is not fixed width (element separators not at their offsets; see TolerantISA)"}
+				return isaResult{err: ErrISA, detail: "ISA is not fixed width: element separators are not at their offsets; see TolerantISA"}
 			}
 		}
 		r.d = Delimiters{Element: sep, Repetition: b[82], Component: b[104], Segment: b[105]}
 		r.n = isaLen
 	} else {
-		count := 0
+		count := 1 // the separator at offset 3
 		i := 4
 		lim := min(len(b), maxTolerantISA)
 		for ; i < lim && count < 16; i++ {
@@ -85,14 +85,14 @@ func parseISA(b []byte, tolerant, atEOF bool) isaResult {
 		}
 		r.d = Delimiters{Element: sep, Component: b[i], Segment: b[i+1]}
 		r.n = i + 2
-		// ISA11 is the 11th element: between separators 10 and 11.
-		start, k := 4, 0
+		// ISA11 lies between separators 11 and 12 (separator n precedes ISAn).
+		start, k := 4, 1
 		for j := 4; j < i; j++ {
 			if b[j] == sep {
 				k++
-				if k == 10 {
+				if k == 11 {
 					start = j + 1
-				} else if k == 11 {
+				} else if k == 12 {
 					if j-start == 1 {
 						r.d.Repetition = b[start]
 					} else {

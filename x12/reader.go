@@ -494,7 +494,7 @@ func (r *Reader) readISA() (Segment, bool) {
 			raw, start, err := r.nextRaw()
 			switch err {
 			case nil, errTail:
-				r.skip(makeSegment(raw, idCode(raw, r.d.Element), r.base+int64(start), 0, 0, r.ctxI), "an interchange")
+				r.skip(makeSegment(raw, idCode(raw, r.d.Element), r.base+int64(start), 0, 0, nil), "an interchange")
 			case io.EOF:
 				r.atEOF()
 			default:
@@ -505,7 +505,11 @@ func (r *Reader) readISA() (Segment, bool) {
 		}
 		r.flushRun()
 		if res.err != nil {
-			e := &SyntaxError{Pos: Position{Offset: off, SegmentID: "ISA"}, Err: res.err, TA1: res.ta1, detail: res.detail}
+			p := Position{Offset: off}
+			if isISA(r.buf[r.pos:min(r.end, r.pos+4)]) {
+				p.SegmentID = "ISA"
+			}
+			e := &SyntaxError{Pos: p, Err: res.err, TA1: res.ta1, detail: res.detail}
 			r.fail(e)
 			return Segment{}, false
 		}
