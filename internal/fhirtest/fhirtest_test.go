@@ -705,3 +705,22 @@ func BenchmarkStart(b *testing.B) {
 		_ = s.Close()
 	}
 }
+
+func TestConditionalUpdateIfMatchAndDuplicateCondition(t *testing.T) {
+	s := fhirtest.Shared(t)
+	const cond = "Patient?identifier=urn:c|1"
+	resp, p := call(t, s, "PUT", cond, patient("", "male", "urn:c", "1"), nil)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", p)
+	resp, _ = call(t, s, "PUT", cond, patient("", "female", "urn:c", "1"), http.Header{"If-Match": {`W/"7"`}})
+	assert.Equal(t, http.StatusPreconditionFailed, resp.StatusCode)
+	resp, _ = call(t, s, "PUT", cond, patient("", "female", "urn:c", "1"), http.Header{"If-Match": {`W/"1"`}})
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	bundle := obj{"resourceType": "Bundle", "type": "transaction", "entry": []any{
+		obj{"resource": patient("", "male", "urn:c", "2"), "request": obj{"method": "PUT", "url": "Patient?identifier=urn:c|2"}},
+		obj{"resource": patient("", "female", "urn:c", "2"), "request": obj{"method": "PUT", "url": "Patient?identifier=urn:c|2"}},
+	}}
+	resp, oo := call(t, s, "POST", "", bundle, nil)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "%v", oo)
+	assert.Equal(t, 0, searchTotal(t, s, "Patient?identifier=urn:c|2&_count=0"))
+}

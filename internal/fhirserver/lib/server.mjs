@@ -110,6 +110,20 @@ export function createTestServer(userOptions = {}) {
     return [result.created ? createdOutcome() : allOk, result.resource];
   }
 
+  async function conditionalUpdateHandler(req, r, _router, routeOptions) {
+    const { resourceType } = req.params;
+    const resource = req.body;
+    if (!resource || typeof resource !== 'object' || Array.isArray(resource)) {
+      return [badRequest('Missing resource body')];
+    }
+    const search = parseSearchRequest(resourceType, req.query);
+    const result = await r.conditionalUpdate(resource, search, {
+      assignedId: Boolean(routeOptions?.batch),
+      ifMatch: parseIfMatch(req.headers?.['if-match']),
+    });
+    return [result.outcome, result.resource];
+  }
+
   async function historyHandler(req, r) {
     const { resourceType, id } = req.params;
     const one = (k) => {
@@ -219,6 +233,14 @@ export function createTestServer(userOptions = {}) {
       }
       let identity;
       if (url.includes('?')) {
+        // The same condition twice in one transaction would name one resource twice.
+        const condKey = `?${url}`;
+        if (transaction && seen.has(condKey)) {
+          throw new OperationOutcomeError(
+            badRequest(`Bundle.entry[${seen.get(condKey)}] and Bundle.entry[${i}] have the same condition`, `Bundle.entry[${i}]`)
+          );
+        }
+        seen.set(condKey, i);
         let matches;
         try {
           const search = parseSearchRequest(url);
@@ -311,6 +333,7 @@ export function createTestServer(userOptions = {}) {
   }
 
   replaceRoute('PUT', ':resourceType/:id', updateHandler);
+  replaceRoute('PUT', ':resourceType', conditionalUpdateHandler);
   replaceRoute('GET', ':resourceType/:id/_history', historyHandler);
   replaceRoute('POST', '', bundleHandler);
   for (const route of router.router.routes) {
