@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,7 +11,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
+// The -update flag (update) is defined in reader_fixture_test.go.
 
 // goldenEntry is one result of Read in a golden file.
 type goldenEntry struct {

@@ -150,7 +150,9 @@ func context834(b *binding, l *Loop) any {
 		return nil
 	}
 	h := &Header834{Loop: l}
-	for _, s := range l.Segments {
+	var sc fields
+	for _, seg := range l.Segments {
+		s := sc.split(seg)
 		switch s.ID() {
 		case "BGN":
 			h.Purpose, h.Reference, h.Date = b.req(s, 1), b.req(s, 2), b.date(s, 3, true)
@@ -188,7 +190,9 @@ func record834(b *binding, base recordBase) Record {
 			m.Header = h
 		}
 	}
-	for _, s := range l.Segments {
+	var sc fields
+	for _, seg := range l.Segments {
+		s := sc.split(seg)
 		switch s.ID() {
 		case "INS":
 			m.Subscriber, m.Relationship, m.MaintenanceType = b.req(s, 1), b.req(s, 2), b.req(s, 3)
@@ -212,7 +216,9 @@ func record834(b *binding, base recordBase) Record {
 	}
 	if c := b.requireChild(l, "2100A", "NM1"); c != nil {
 		m.Name.Party = b.party(c)
-		for s := range c.All("LUI") {
+		var scLUI fields
+		for seg := range c.All("LUI") {
+			s := scLUI.split(seg)
 			m.Name.Languages = append(m.Name.Languages, Language{Qualifier: s.Element(1), Code: s.Element(2), Description: s.Element(3), Use: s.Element(4)})
 		}
 	}
@@ -239,7 +245,9 @@ func record834(b *binding, base recordBase) Record {
 			m.DropOffLocation = &p
 		case "2200":
 			d := Disability834{Loop: c}
-			for _, s := range c.Segments {
+			var sc fields
+			for _, seg := range c.Segments {
+				s := sc.split(seg)
 				switch s.ID() {
 				case "DSB":
 					d.Type, d.DiagnosisQualifier, d.Diagnosis = b.req(s, 1), s.Element(7), s.Element(8)
@@ -253,7 +261,9 @@ func record834(b *binding, base recordBase) Record {
 		case "2700":
 			for _, cat := range c.Children {
 				rc := ReportingCategory834{Loop: cat}
-				for _, s := range cat.Segments {
+				var sc fields
+				for _, seg := range cat.Segments {
+					s := sc.split(seg)
 					switch s.ID() {
 					case "N1":
 						rc.Name = s.Element(2)
@@ -272,7 +282,9 @@ func record834(b *binding, base recordBase) Record {
 
 func (b *binding) coverage834(l *Loop) Coverage834 {
 	cv := Coverage834{Loop: l}
-	for _, s := range l.Segments {
+	var sc fields
+	for _, seg := range l.Segments {
+		s := sc.split(seg)
 		switch s.ID() {
 		case "HD":
 			cv.MaintenanceType, cv.InsuranceLine = b.req(s, 1), b.req(s, 3)
@@ -290,14 +302,17 @@ func (b *binding) coverage834(l *Loop) Coverage834 {
 	for _, c := range l.Children {
 		switch c.ID {
 		case "2310":
-			p := Provider834{LineNumber: b.req(c.Lead(), 1), Party: b.party(c)}
-			if s, ok := c.Segment("PLA"); ok {
+			p := Provider834{LineNumber: b.req(new(fields).split(c.Lead()), 1), Party: b.party(c)}
+			var scPLA fields
+			if s, ok := scPLA.find(c, "PLA"); ok {
 				p.ChangeDate, p.ChangeReason = b.date(s, 3, false), s.Element(5)
 			}
 			cv.Providers = append(cv.Providers, p)
 		case "2320":
 			cob := COB834{Loop: c}
-			for _, s := range c.Segments {
+			var sc fields
+			for _, seg := range c.Segments {
+				s := sc.split(seg)
 				switch s.ID() {
 				case "COB":
 					cob.PayerResponsibility, cob.PolicyNumber, cob.Coordination = b.req(s, 1), s.Element(2), b.req(s, 3)

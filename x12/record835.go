@@ -158,7 +158,8 @@ func context835(b *binding, l *Loop) any {
 	switch l.ID {
 	case headerLoop:
 		h := &Header835{Loop: l}
-		if s, ok := l.Segment("BPR"); ok {
+		var scBPR fields
+		if s, ok := scBPR.find(l, "BPR"); ok {
 			h.HandlingCode, h.TotalPayment, h.CreditDebit = b.req(s, 1), b.amount(s, 2, true), b.req(s, 3)
 			h.PaymentMethod, h.PaymentFormat = b.req(s, 4), s.Element(5)
 			h.SenderDFIQualifier, h.SenderDFI, h.SenderAccountQualifier, h.SenderAccount = s.Element(6), s.Element(7), s.Element(8), s.Element(9)
@@ -169,12 +170,15 @@ func context835(b *binding, l *Loop) any {
 		} else {
 			b.missingSegment(l, "BPR", "BPR is required")
 		}
-		if s, ok := l.Segment("TRN"); ok {
+		var scTRN fields
+		if s, ok := scTRN.find(l, "TRN"); ok {
 			h.Trace = Trace{Type: b.req(s, 1), Number: b.req(s, 2), OriginatorID: b.req(s, 3), Supplementary: s.Element(4)}
 		} else {
 			b.missingSegment(l, "TRN", "TRN is required")
 		}
-		for _, s := range l.Segments {
+		var sc fields
+		for _, seg := range l.Segments {
+			s := sc.split(seg)
 			switch s.ID() {
 			case "CUR":
 				h.Currency = s.Element(2)
@@ -192,8 +196,9 @@ func context835(b *binding, l *Loop) any {
 		}
 		return h
 	case "2000":
-		n := &HeaderNumber835{Number: b.req(l.Lead(), 1), Loop: l}
-		if s, ok := l.Segment("TS3"); ok {
+		n := &HeaderNumber835{Number: b.req(new(fields).split(l.Lead()), 1), Loop: l}
+		var scTS3 fields
+		if s, ok := scTS3.find(l, "TS3"); ok {
 			n.TS3 = &ProviderSummary{ProviderID: s.Element(1), FacilityCode: s.Element(2), FiscalPeriodDate: b.date(s, 3, false),
 				ClaimCount: s.Element(4), TotalCharge: b.amount(s, 5, false)}
 		}
@@ -216,24 +221,28 @@ func record835(b *binding, base recordBase) Record {
 	}
 	if base.kind == Kind835ProviderAdjustment {
 		pa := &ProviderAdjustment835{recordBase: base, Header: header}
-		for _, s := range l.Segments {
+		var sc fields
+		for _, seg := range l.Segments {
+			s := sc.split(seg)
 			provider := b.req(s, 1)
 			period := b.date(s, 2, true)
 			for i := 3; i <= 13; i += 2 {
-				if len(s.ElementBytes(i)) == 0 && len(s.ElementBytes(i+1)) == 0 {
+				if s.Element(i) == "" && s.Element(i+1) == "" {
 					continue
 				}
 				pa.Adjustments = append(pa.Adjustments, ProviderAdjustment{ProviderID: provider, FiscalPeriodDate: period,
 					Reason: b.reqComp(s, i, 1), Reference: s.Component(i, 2), Amount: b.amount(s, i+1, true)})
 			}
-			if len(s.ElementBytes(3)) == 0 {
+			if s.Element(3) == "" {
 				b.missing(s, 3, 0)
 			}
 		}
 		return pa
 	}
 	c := &ClaimPayment835{recordBase: base, Header: header, HeaderNumber: number}
-	for _, s := range l.Segments {
+	var sc fields
+	for _, seg := range l.Segments {
+		s := sc.split(seg)
 		switch s.ID() {
 		case "CLP":
 			c.PatientControlNumber, c.Status = b.req(s, 1), b.req(s, 2)
@@ -270,7 +279,9 @@ func record835(b *binding, base recordBase) Record {
 	}
 	for _, ch := range l.Children {
 		sp := ServicePayment835{Loop: ch}
-		for _, s := range ch.Segments {
+		var sc fields
+		for _, seg := range ch.Segments {
+			s := sc.split(seg)
 			switch s.ID() {
 			case "SVC":
 				sp.Procedure = procedure(s, 1)
@@ -278,7 +289,7 @@ func record835(b *binding, base recordBase) Record {
 				b.reqComp(s, 1, 2)
 				sp.Charge, sp.Payment = b.amount(s, 2, true), b.amount(s, 3, true)
 				sp.RevenueCode, sp.UnitsPaid, sp.OriginalUnits = s.Element(4), s.Element(5), s.Element(7)
-				if len(s.ElementBytes(6)) > 0 {
+				if s.Element(6) != "" {
 					p := procedure(s, 6)
 					sp.OriginalProcedure = &p
 				}

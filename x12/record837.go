@@ -71,7 +71,7 @@ type HierarchicalLevel struct {
 	ChildCode string `json:",omitempty"` // HL04 hierarchical child code: "1" children follow, "0" none
 }
 
-func hl(s Segment) HierarchicalLevel {
+func hl(s *fields) HierarchicalLevel {
 	return HierarchicalLevel{ID: s.Element(1), ParentID: s.Element(2), LevelCode: s.Element(3), ChildCode: s.Element(4)}
 }
 
@@ -97,7 +97,7 @@ type SubscriberInfo struct {
 	ClaimFilingIndicator string `json:",omitempty"` // SBR09 claim filing indicator code: "CI" commercial, "MB" Medicare B, "MC" Medicaid, "16" HMO Medicare risk...
 }
 
-func (b *binding) sbr(s Segment) SubscriberInfo {
+func (b *binding) sbr(s *fields) SubscriberInfo {
 	return SubscriberInfo{PayerResponsibility: b.req(s, 1), Relationship: s.Element(2), GroupNumber: s.Element(3),
 		GroupName: s.Element(4), InsuranceType: s.Element(5), ClaimFilingIndicator: s.Element(9)}
 }
@@ -112,7 +112,7 @@ type PatientInfo struct {
 	Pregnant     string `json:",omitempty"` // PAT09 pregnancy indicator: "Y"
 }
 
-func (b *binding) pat(s Segment) *PatientInfo {
+func (b *binding) pat(s *fields) *PatientInfo {
 	p := &PatientInfo{Relationship: s.Element(1), DateFormat: s.Element(5), DeathDate: s.Element(6),
 		WeightUnit: s.Element(7), Weight: s.Element(8), Pregnant: s.Element(9)}
 	if p.DeathDate != "" {
@@ -344,7 +344,8 @@ func context837(b *binding, l *Loop) any {
 	switch l.ID {
 	case headerLoop:
 		h := &Header837{Loop: l}
-		if s, ok := l.Segment("BHT"); ok {
+		var scBHT fields
+		if s, ok := scBHT.find(l, "BHT"); ok {
 			h.StructureCode, h.Purpose, h.Reference = b.req(s, 1), b.req(s, 2), s.Element(3)
 			h.Date, h.Time, h.TransactionType = b.date(s, 4, true), s.Element(5), s.Element(6)
 			if h.Time != "" {
@@ -363,8 +364,10 @@ func context837(b *binding, l *Loop) any {
 		}
 		return h
 	case "2000A":
-		p := &BillingProvider837{HL: hl(l.Lead()), Loop: l}
-		for _, s := range l.Segments {
+		p := &BillingProvider837{HL: hl(new(fields).split(l.Lead())), Loop: l}
+		var sc fields
+		for _, seg := range l.Segments {
+			s := sc.split(seg)
 			switch s.ID() {
 			case "PRV":
 				p.Specialty = prv(s)
@@ -379,13 +382,15 @@ func context837(b *binding, l *Loop) any {
 		p.PayToPlan = b.partyPtr(l, "2010AC")
 		return p
 	case "2000B":
-		sub := &Subscriber837{HL: hl(l.Lead()), Loop: l}
-		if s, ok := l.Segment("SBR"); ok {
+		sub := &Subscriber837{HL: hl(new(fields).split(l.Lead())), Loop: l}
+		var scSBR fields
+		if s, ok := scSBR.find(l, "SBR"); ok {
 			sub.SubscriberInfo = b.sbr(s)
 		} else {
 			b.missingSegment(l, "SBR", "SBR is required")
 		}
-		if s, ok := l.Segment("PAT"); ok {
+		var scPAT fields
+		if s, ok := scPAT.find(l, "PAT"); ok {
 			sub.PatientInfo = b.pat(s)
 		}
 		if c := b.requireChild(l, "2010BA", "NM1"); c != nil {
@@ -396,8 +401,9 @@ func context837(b *binding, l *Loop) any {
 		}
 		return sub
 	case "2000C":
-		p := &Patient837{HL: hl(l.Lead()), Loop: l}
-		if s, ok := l.Segment("PAT"); ok {
+		p := &Patient837{HL: hl(new(fields).split(l.Lead())), Loop: l}
+		var scPAT fields
+		if s, ok := scPAT.find(l, "PAT"); ok {
 			p.PatientInfo = *b.pat(s)
 			if p.PatientInfo.Relationship == "" {
 				b.missing(s, 1, 0)
@@ -450,7 +456,9 @@ func record837(b *binding, base recordBase) Record {
 	if nHI > 0 {
 		c.Codes = make([]HealthCareCode, 0, nHI)
 	}
-	for _, s := range l.Segments {
+	var sc fields
+	for _, seg := range l.Segments {
+		s := sc.split(seg)
 		switch s.ID() {
 		case "CLM":
 			c.PatientControlNumber = b.req(s, 1)
@@ -503,7 +511,8 @@ func record837(b *binding, base recordBase) Record {
 		if c.Institutional == nil {
 			b.missingSegment(l, "CL1", "CL1 is required")
 		} else if c.Institutional.PatientStatus == "" {
-			s, _ := l.Segment("CL1")
+			var scCL1 fields
+			s, _ := scCL1.find(l, "CL1")
 			b.missing(s, 3, 0)
 		}
 		if _, ok := c.Dates.Get("434"); !ok {
@@ -535,10 +544,10 @@ func record837(b *binding, base recordBase) Record {
 }
 
 // hi appends the composites of an HI segment.
-func (b *binding) hi(dst []HealthCareCode, s Segment) []HealthCareCode {
+func (b *binding) hi(dst []HealthCareCode, s *fields) []HealthCareCode {
 	n := s.Len()
 	for i := 1; i <= n && i <= 12; i++ {
-		if len(s.ElementBytes(i)) == 0 {
+		if s.Element(i) == "" {
 			continue
 		}
 		h := HealthCareCode{Qualifier: b.reqComp(s, i, 1), Code: b.reqComp(s, i, 2), DateFormat: s.Component(i, 3),
@@ -555,7 +564,9 @@ func (b *binding) hi(dst []HealthCareCode, s Segment) []HealthCareCode {
 
 func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 	ln := ServiceLine837{Loop: l}
-	for _, s := range l.Segments {
+	var sc fields
+	for _, seg := range l.Segments {
+		s := sc.split(seg)
 		switch s.ID() {
 		case "LX":
 			ln.LineNumber = b.req(s, 1)
@@ -570,7 +581,7 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 		case "SV2":
 			sv := &InstitutionalService{RevenueCode: b.req(s, 1), Charge: b.amount(s, 3, true), UnitBasis: s.Element(4),
 				Units: s.Element(5), UnitRate: b.amount(s, 6, false), NonCoveredCharge: b.amount(s, 7, false)}
-			if len(s.ElementBytes(2)) > 0 {
+			if s.Element(2) != "" {
 				p := procedure(s, 2)
 				sv.Procedure = &p
 			}
@@ -616,7 +627,9 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 		switch ch.ID {
 		case "2410":
 			d := &Drug837{Loop: ch}
-			for _, s := range ch.Segments {
+			var sc fields
+			for _, seg := range ch.Segments {
+				s := sc.split(seg)
 				switch s.ID() {
 				case "LIN":
 					d.ProductQualifier, d.ProductID = b.req(s, 2), b.req(s, 3)
@@ -633,7 +646,9 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 			ln.Drug = d
 		case "2430":
 			a := LineAdjudication837{Loop: ch}
-			for _, s := range ch.Segments {
+			var sc fields
+			for _, seg := range ch.Segments {
+				s := sc.split(seg)
 				switch s.ID() {
 				case "SVD":
 					a.OtherPayerID, a.Paid, a.Procedure = b.req(s, 1), b.amount(s, 2, true), procedure(s, 3)
@@ -661,7 +676,7 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 }
 
 // units checks that element i of s, when present, is a number.
-func (b *binding) units(s Segment, i int) {
+func (b *binding) units(s *fields, i int) {
 	if v := s.Element(i); v != "" && !validAmount(v) {
 		b.invalid(s, i, 0, "6", "is not a number", v)
 	}
@@ -669,7 +684,9 @@ func (b *binding) units(s Segment, i int) {
 
 func (b *binding) otherSubscriber837(l *Loop) OtherSubscriber837 {
 	o := OtherSubscriber837{Loop: l}
-	for _, s := range l.Segments {
+	var sc fields
+	for _, seg := range l.Segments {
+		s := sc.split(seg)
 		switch s.ID() {
 		case "SBR":
 			o.SubscriberInfo = b.sbr(s)

@@ -3,6 +3,8 @@ package x12
 import (
 	"errors"
 	"strconv"
+	"strings"
+	"unsafe"
 )
 
 // Binding: the per-transaction binders turn a loop tree into typed structs. They
@@ -47,7 +49,7 @@ func elementName(id string, elem, comp int) string {
 	return string(buf)
 }
 
-func elemError(s Segment, elem, comp int, err error, ik4, detail, value string) *SyntaxError {
+func elemError(s *fields, elem, comp int, err error, ik4, detail, value string) *SyntaxError {
 	p := s.Pos()
 	p.Element, p.Component = elem, comp
 	return &SyntaxError{Pos: p, Err: err, IK3: "8", IK4: ik4, detail: detail, value: value}
@@ -55,7 +57,7 @@ func elemError(s Segment, elem, comp int, err error, ik4, detail, value string) 
 
 // missing reports required element elem (component comp, 0 for the whole
 // element) of s as missing.
-func (b *binding) missing(s Segment, elem, comp int) {
+func (b *binding) missing(s *fields, elem, comp int) {
 	if b.err != nil {
 		return
 	}
@@ -63,7 +65,7 @@ func (b *binding) missing(s Segment, elem, comp int) {
 }
 
 // invalid reports element elem of s as holding an invalid value.
-func (b *binding) invalid(s Segment, elem, comp int, ik4, what, value string) {
+func (b *binding) invalid(s *fields, elem, comp int, ik4, what, value string) {
 	if b.err != nil {
 		return
 	}
@@ -71,7 +73,7 @@ func (b *binding) invalid(s Segment, elem, comp int, ik4, what, value string) {
 }
 
 // req returns element i of s, reporting it when empty.
-func (b *binding) req(s Segment, i int) string {
+func (b *binding) req(s *fields, i int) string {
 	v := s.Element(i)
 	if v == "" {
 		b.missing(s, i, 0)
@@ -80,7 +82,7 @@ func (b *binding) req(s Segment, i int) string {
 }
 
 // reqComp returns component j of element i of s, reporting it when empty.
-func (b *binding) reqComp(s Segment, i, j int) string {
+func (b *binding) reqComp(s *fields, i, j int) string {
 	v := s.Component(i, j)
 	if v == "" {
 		b.missing(s, i, j)
@@ -89,7 +91,7 @@ func (b *binding) reqComp(s Segment, i, j int) string {
 }
 
 // oneOf checks that element i of s, when present, is one of the codes.
-func (b *binding) oneOf(s Segment, i int, v string, codes ...string) {
+func (b *binding) oneOf(s *fields, i int, v string, codes ...string) {
 	if v == "" {
 		return
 	}
@@ -103,7 +105,7 @@ func (b *binding) oneOf(s Segment, i int, v string, codes ...string) {
 
 // amount returns element i of s as an Amount, checking its syntax; required
 // reports it when empty.
-func (b *binding) amount(s Segment, i int, required bool) Amount {
+func (b *binding) amount(s *fields, i int, required bool) Amount {
 	v := s.Element(i)
 	if v == "" {
 		if required {
@@ -118,7 +120,7 @@ func (b *binding) amount(s Segment, i int, required bool) Amount {
 }
 
 // compAmount is amount for component j of element i.
-func (b *binding) compAmount(s Segment, i, j int) Amount {
+func (b *binding) compAmount(s *fields, i, j int) Amount {
 	v := s.Component(i, j)
 	if v != "" && !validAmount(v) {
 		b.invalid(s, i, j, "6", "is not a decimal number", v)
@@ -127,7 +129,7 @@ func (b *binding) compAmount(s Segment, i, j int) Amount {
 }
 
 // date checks element i of s, when present, as a D8 date.
-func (b *binding) date(s Segment, i int, required bool) string {
+func (b *binding) date(s *fields, i int, required bool) string {
 	v := s.Element(i)
 	if v == "" {
 		if required {
@@ -142,7 +144,7 @@ func (b *binding) date(s Segment, i int, required bool) string {
 }
 
 // dated checks a date value v in element i of s whose format qualifier is fmt.
-func (b *binding) dated(s Segment, i int, format, v string) {
+func (b *binding) dated(s *fields, i int, format, v string) {
 	if v == "" || b.err != nil {
 		return
 	}
@@ -166,7 +168,7 @@ func knownFormat(f string) string {
 }
 
 // dtp types and checks a DTP segment.
-func (b *binding) dtp(s Segment) DateTimePeriod {
+func (b *binding) dtp(s *fields) DateTimePeriod {
 	d := DateTimePeriod{Qualifier: b.req(s, 1), Format: b.req(s, 2), Value: b.req(s, 3)}
 	if d.Format != "" {
 		b.dated(s, 3, d.Format, d.Value)
@@ -175,7 +177,7 @@ func (b *binding) dtp(s Segment) DateTimePeriod {
 }
 
 // dtm types and checks a DTM segment (835).
-func (b *binding) dtm(s Segment) DateTime {
+func (b *binding) dtm(s *fields) DateTime {
 	d := DateTime{Qualifier: b.req(s, 1), Date: b.date(s, 2, true), Time: s.Element(3)}
 	if d.Time != "" {
 		if _, err := ParseTime(d.Time); err != nil {
@@ -185,12 +187,12 @@ func (b *binding) dtm(s Segment) DateTime {
 	return d
 }
 
-func ref(s Segment) Ref {
+func ref(s *fields) Ref {
 	return Ref{Qualifier: s.Element(1), Value: s.Element(2), Description: s.Element(3),
 		OtherQualifier: s.Component(4, 1), Other: s.Component(4, 2)}
 }
 
-func (b *binding) ref(s Segment) Ref {
+func (b *binding) ref(s *fields) Ref {
 	r := ref(s)
 	if r.Qualifier == "" {
 		b.missing(s, 1, 0)
@@ -198,11 +200,11 @@ func (b *binding) ref(s Segment) Ref {
 	return r
 }
 
-func (b *binding) amt(s Segment) MonetaryAmount {
+func (b *binding) amt(s *fields) MonetaryAmount {
 	return MonetaryAmount{Qualifier: b.req(s, 1), Amount: b.amount(s, 2, true)}
 }
 
-func (b *binding) qty(s Segment) Quantity {
+func (b *binding) qty(s *fields) Quantity {
 	q := Quantity{Qualifier: b.req(s, 1), Quantity: b.req(s, 2)}
 	if q.Quantity != "" && !validAmount(q.Quantity) {
 		b.invalid(s, 2, 0, "6", "is not a number", q.Quantity)
@@ -210,23 +212,23 @@ func (b *binding) qty(s Segment) Quantity {
 	return q
 }
 
-func nte(s Segment) Note { return Note{Reference: s.Element(1), Text: s.Element(2)} }
+func nte(s *fields) Note { return Note{Reference: s.Element(1), Text: s.Element(2)} }
 
-func pwk(s Segment) Attachment {
+func pwk(s *fields) Attachment {
 	return Attachment{ReportType: s.Element(1), Transmission: s.Element(2), IDQualifier: s.Element(5), ID: s.Element(6)}
 }
 
-func nm1(s Segment) Entity {
+func nm1(s *fields) Entity {
 	return Entity{Code: s.Element(1), Type: s.Element(2), LastOrOrgName: s.Element(3), First: s.Element(4),
 		Middle: s.Element(5), Prefix: s.Element(6), Suffix: s.Element(7), IDQualifier: s.Element(8), ID: s.Element(9),
 		Relationship: s.Element(10)}
 }
 
-func n1(s Segment) Entity {
+func n1(s *fields) Entity {
 	return Entity{Code: s.Element(1), LastOrOrgName: s.Element(2), IDQualifier: s.Element(3), ID: s.Element(4)}
 }
 
-func per(s Segment) Contact {
+func per(s *fields) Contact {
 	c := Contact{Function: s.Element(1), Name: s.Element(2)}
 	for i := 3; i <= 7; i += 2 {
 		if q, n := s.Element(i), s.Element(i+1); q != "" || n != "" {
@@ -236,11 +238,11 @@ func per(s Segment) Contact {
 	return c
 }
 
-func prv(s Segment) *ProviderInfo {
+func prv(s *fields) *ProviderInfo {
 	return &ProviderInfo{Code: s.Element(1), IDQualifier: s.Element(2), Taxonomy: s.Element(3)}
 }
 
-func (b *binding) dmg(s Segment) *Demographics {
+func (b *binding) dmg(s *fields) *Demographics {
 	d := &Demographics{DateFormat: s.Element(1), BirthDate: s.Element(2), Gender: s.Element(3),
 		MaritalStatus: s.Element(4), Citizenship: s.Element(6)}
 	if d.BirthDate != "" {
@@ -257,7 +259,7 @@ func (b *binding) dmg(s Segment) *Demographics {
 }
 
 // cas appends the adjustments of a CAS segment, checking the amounts.
-func (b *binding) cas(dst []Adjustment, s Segment) []Adjustment {
+func (b *binding) cas(dst []Adjustment, s *fields) []Adjustment {
 	group := b.req(s, 1)
 	if group != "" {
 		b.oneOf(s, 1, group, "CO", "CR", "OA", "PI", "PR")
@@ -283,7 +285,7 @@ func (b *binding) cas(dst []Adjustment, s Segment) []Adjustment {
 }
 
 // procedure types a composite procedure identifier in element i of s.
-func procedure(s Segment, i int) Procedure {
+func procedure(s *fields, i int) Procedure {
 	p := Procedure{Qualifier: s.Component(i, 1), Code: s.Component(i, 2), Description: s.Component(i, 7)}
 	last := 0
 	for j := 3; j <= 6; j++ {
@@ -301,7 +303,7 @@ func procedure(s Segment, i int) Procedure {
 }
 
 // components returns the non-trailing components from..to of element i.
-func components(s Segment, i, from, to int) []string {
+func components(s *fields, i, from, to int) []string {
 	last := 0
 	for j := from; j <= to; j++ {
 		if s.Component(i, j) != "" {
@@ -319,7 +321,7 @@ func components(s Segment, i, from, to int) []string {
 }
 
 // elements returns the non-empty elements among positions.
-func elements(s Segment, positions ...int) []string {
+func elements(s *fields, positions ...int) []string {
 	var out []string
 	for _, i := range positions {
 		if v := s.Element(i); v != "" {
@@ -329,7 +331,7 @@ func elements(s Segment, positions ...int) []string {
 	return out
 }
 
-func mia(b *binding, s Segment) *InpatientAdjudication {
+func mia(b *binding, s *fields) *InpatientAdjudication {
 	return &InpatientAdjudication{
 		CoveredDays: s.Element(1), PPSOperatingOutlier: b.amount(s, 2, false), LifetimePsychiatricDays: s.Element(3),
 		DRGAmount: b.amount(s, 4, false), DisproportionateShare: b.amount(s, 6, false), MSPPassThrough: b.amount(s, 7, false),
@@ -339,7 +341,7 @@ func mia(b *binding, s Segment) *InpatientAdjudication {
 	}
 }
 
-func moa(b *binding, s Segment) *OutpatientAdjudication {
+func moa(b *binding, s *fields) *OutpatientAdjudication {
 	return &OutpatientAdjudication{
 		ReimbursementRate: s.Element(1), HCPCSPayable: b.amount(s, 2, false), Remarks: elements(s, 3, 4, 5, 6, 7),
 		ESRDPayment: b.amount(s, 8, false), NonPayableProfessional: b.amount(s, 9, false),
@@ -351,7 +353,9 @@ func moa(b *binding, s Segment) *OutpatientAdjudication {
 func (b *binding) party(l *Loop) Party {
 	p := Party{LoopID: l.ID, Loop: l}
 	seenName := false
-	for _, s := range l.Segments {
+	var sc fields
+	for _, seg := range l.Segments {
+		s := sc.split(seg)
 		switch s.ID() {
 		case "NM1":
 			if !seenName {
@@ -418,4 +422,151 @@ func (b *binding) missingSegment(l *Loop, id, detail string) {
 	p.SegmentID = id
 	p.Element, p.Component = 0, 0
 	b.fail(&SyntaxError{Pos: p, Err: ErrMissingSegment, IK3: "3", detail: detail})
+}
+
+// maxSplit is the number of elements fields indexes; later ones are read from
+// the segment (no 5010 health care segment the binders read goes beyond).
+const maxSplit = 31
+
+// fields is a segment split into its elements once, so that the binders read
+// elements in constant time. Strings share the owned segment's memory.
+type fields struct {
+	seg       Segment
+	s         string
+	end       [maxSplit + 1]int32 // end[i] is the offset just after element i (0: the id)
+	n         int                 // number of elements after the id (as present)
+	comp, rep byte
+}
+
+// split splits s into f and returns f.
+func (f *fields) split(s Segment) *fields {
+	f.seg = s
+	raw := s.Raw()
+	f.s = ""
+	if len(raw) > 0 {
+		f.s = unsafe.String(&raw[0], len(raw))
+		if !s.Owned() {
+			f.s = string(raw)
+		}
+	}
+	d := s.Delimiters()
+	f.comp, f.rep = d.Component, d.Repetition
+	if s.isISA() {
+		f.comp, f.rep = 0, 0
+	}
+	sep := d.Element
+	n := 0
+	str := f.s
+	for i := 0; i < len(str); i++ {
+		if str[i] == sep {
+			if n < maxSplit {
+				f.end[n] = int32(i)
+			}
+			n++
+		}
+	}
+	if n <= maxSplit {
+		f.end[n] = int32(len(str))
+	} else {
+		f.end[maxSplit] = -1 // beyond: read from the segment
+	}
+	f.n = n
+	return f
+}
+
+// ID returns the segment id.
+func (f *fields) ID() string { return f.seg.ID() }
+
+// Pos returns the segment position.
+func (f *fields) Pos() Position { return f.seg.Pos() }
+
+// Len returns the number of elements after the id.
+func (f *fields) Len() int { return f.n }
+
+// Element returns element i (1-based), "" when absent.
+func (f *fields) Element(i int) string {
+	if i < 1 || i > f.n {
+		return ""
+	}
+	if i >= maxSplit {
+		return f.seg.Element(i)
+	}
+	return f.s[f.end[i-1]+1 : f.end[i]]
+}
+
+// firstRep returns element i cut at its first repetition separator.
+func (f *fields) firstRep(i int) string {
+	e := f.Element(i)
+	if f.rep != 0 {
+		if k := strings.IndexByte(e, f.rep); k >= 0 {
+			e = e[:k]
+		}
+	}
+	return e
+}
+
+// Component returns component j (1-based) of the first repetition of element i.
+func (f *fields) Component(i, j int) string {
+	return nth(f.firstRep(i), f.comp, j)
+}
+
+// Repetitions returns the number of repetitions of element i.
+func (f *fields) Repetitions(i int) int {
+	e := f.Element(i)
+	if e == "" {
+		return 0
+	}
+	if f.rep == 0 {
+		return 1
+	}
+	return strings.Count(e, string(f.rep)) + 1
+}
+
+// RepetitionComponent returns component j of repetition r of element i (j = 0:
+// the whole repetition).
+func (f *fields) RepetitionComponent(i, r, j int) string {
+	e := f.Element(i)
+	if f.rep != 0 {
+		e = nth(e, f.rep, r)
+	} else if r != 1 {
+		return ""
+	}
+	if j == 0 {
+		return e
+	}
+	return nth(e, f.comp, j)
+}
+
+// nth returns field j (1-based) of e split on sep; e itself for j = 1 when sep
+// is 0.
+func nth(e string, sep byte, j int) string {
+	if j < 1 {
+		return ""
+	}
+	if sep == 0 {
+		if j == 1 {
+			return e
+		}
+		return ""
+	}
+	for ; j > 1; j-- {
+		k := strings.IndexByte(e, sep)
+		if k < 0 {
+			return ""
+		}
+		e = e[k+1:]
+	}
+	if k := strings.IndexByte(e, sep); k >= 0 {
+		e = e[:k]
+	}
+	return e
+}
+
+// find splits the first of l's own segments with id into f.
+func (f *fields) find(l *Loop, id string) (*fields, bool) {
+	s, ok := l.Segment(id)
+	if !ok {
+		return f, false
+	}
+	return f.split(s), true
 }

@@ -1,0 +1,107 @@
+package x12
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/fhirsync/fhirsync/x12/internal/gen"
+)
+
+// decBenchClaims makes a generated 837P of about 11.5 MB (575 bytes a claim).
+const decBenchClaims = 20000
+
+var decBenchData = sync.OnceValue(func() []byte { return gen.Generate837P(decBenchClaims, 1) })
+
+// BenchmarkDecoder837P decodes every claim of an 11.5 MB generated 837P into
+// typed records.
+func BenchmarkDecoder837P(b *testing.B) {
+	data := decBenchData()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	br := bytes.NewReader(data)
+	for b.Loop() {
+		br.Reset(data)
+		d := NewDecoder(br)
+		n := 0
+		for {
+			rec, err := d.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if c, ok := rec.(*Claim837); ok && c.PatientControlNumber != "" {
+				n++
+			}
+		}
+		if n != decBenchClaims {
+			b.Fatalf("decoded %d claims, want %d", n, decBenchClaims)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/decBenchClaims, "ns/claim")
+}
+
+// heapProfile decodes a generated 837P of about size bytes streamed through an
+// io.Pipe (never held in memory) and samples the heap every sampleEvery claims:
+// peak is the largest HeapInuse seen, live the largest HeapAlloc right after a
+// forced GC (the memory actually retained).
+func heapProfile(tb testing.TB, size int64, sampleEvery int, forceGC bool) (claims int, peak, live uint64) {
+	tb.Helper()
+	nclaims := int(size / 575)
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(gen.Write837P(pw, nclaims, 7)) }()
+	defer pr.Close()
+	runtime.GC()
+	d := NewDecoder(pr)
+	var ms runtime.MemStats
+	for {
+		rec, err := d.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if _, ok := rec.(*Claim837); !ok {
+			tb.Fatalf("unexpected record %T", rec)
+		}
+		claims++
+		if claims%sampleEvery == 0 {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			if forceGC {
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				live = max(live, ms.HeapAlloc)
+			}
+		}
+	}
+	if claims != nclaims {
+		tb.Fatalf("decoded %d claims, want %d", claims, nclaims)
+	}
+	return claims, peak, live
+}
+
+// BenchmarkDecoderPeakHeap reports the peak heap while decoding a 10 MB and a
+// 500 MB generated 837P streamed through a pipe: memory is bounded by one
+// record, so the two must be close (the test TestDecoderMemoryBounded asserts
+// the ratio on the retained heap).
+func BenchmarkDecoderPeakHeap(b *testing.B) {
+	for _, size := range []int64{10 << 20, 500 << 20} {
+		b.Run(fmt.Sprintf("%dMB", size>>20), func(b *testing.B) {
+			b.SetBytes(size)
+			var peak, live uint64
+			for b.Loop() {
+				_, p, l := heapProfile(b, size, 5000, true)
+				peak, live = max(peak, p), max(live, l)
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+			b.ReportMetric(float64(live)/(1<<20), "live-heap-MB")
+		})
+	}
+}
