@@ -319,6 +319,7 @@ func (r *Reader) step() (Segment, bool) {
 	case io.EOF:
 		r.atEOF()
 	case errTail:
+		r.flushRun()
 		e := &SyntaxError{Pos: r.envPos(r.base + int64(start)), Err: ErrTruncated, TA1: "023", detail: "input ends inside a segment"}
 		r.report(e, true)
 		if r.Lenient {
@@ -444,16 +445,16 @@ func (r *Reader) nextRaw() ([]byte, int, error) {
 			}
 		}
 		if r.rerr != nil {
+			if r.rerr != io.EOF {
+				return nil, 0, r.rerr
+			}
 			if r.pos < r.end {
 				start := r.pos
 				r.pos, r.scan = r.end, r.end
 				r.consumed = r.base + int64(r.end)
 				return r.buf[start:r.end:r.end], start, errTail
 			}
-			if r.rerr == io.EOF {
-				return nil, 0, io.EOF
-			}
-			return nil, 0, r.rerr
+			return nil, 0, io.EOF
 		}
 		r.fill()
 	}
@@ -473,20 +474,21 @@ func (r *Reader) readISA() (Segment, bool) {
 			r.pos += 3
 			continue
 		}
-		atEOF := r.rerr != nil
-		if r.pos == r.end && atEOF {
-			if r.rerr != io.EOF {
+		res := parseISA(r.buf[r.pos:r.end], r.TolerantISA, false)
+		if res.more || r.pos == r.end {
+			switch {
+			case r.rerr == nil:
+				r.fill()
+				continue
+			case r.rerr != io.EOF:
 				r.flushRun()
 				r.fail(r.rerr)
-			} else {
+				return Segment{}, false
+			case r.pos == r.end:
 				r.atEOF()
+				return Segment{}, false
 			}
-			return Segment{}, false
-		}
-		res := parseISA(r.buf[r.pos:r.end], r.TolerantISA, atEOF)
-		if res.more {
-			r.fill()
-			continue
+			res = parseISA(r.buf[r.pos:r.end], r.TolerantISA, true)
 		}
 		off := r.base + int64(r.pos)
 		if res.err == ErrISA && r.haveD && !isISA(r.buf[r.pos:min(r.end, r.pos+4)]) {
