@@ -58,9 +58,8 @@ type Decoder struct {
 
 	// transaction state
 	tab      *txTable
-	skipping bool // in an unsupported transaction set: skip to its end
-	env      Envelope
-	delims   Delimiters
+	skipping bool      // in an unsupported transaction set: skip to its end
+	env      *Envelope // of the open transaction set, shared by its records
 	stack    []frame
 	ctx      unit // context segments not yet materialized
 	rec      unit // the record being accumulated
@@ -68,9 +67,9 @@ type Decoder struct {
 	recLevel int
 	recKind  Kind
 	ctxs     loopContexts
+	bind     binding
 	deferred []error // envelope findings waiting for the open record to end
 	inRun    bool    // in a run of segments that fit no loop (outside a record)
-	est      int     // running estimate of a record's size in bytes
 }
 
 type item struct {
@@ -80,7 +79,7 @@ type item struct {
 
 // NewDecoder returns a Decoder that reads from r. It does its own buffering.
 func NewDecoder(r io.Reader) *Decoder {
-	return &Decoder{src: r, est: 1024}
+	return &Decoder{src: r}
 }
 
 // Read returns the next business record. It returns io.EOF at the end of the
@@ -383,9 +382,9 @@ func (t *txTable) knows(id string) bool {
 }
 
 func (d *Decoder) beginTransaction(st *Segment) {
-	d.env = d.r.Envelope()
-	d.delims = d.r.Delimiters()
-	d.tab = lookupTable(st.Element(1), st.Element(3), d.env.GS.Version)
+	env := d.r.Envelope()
+	d.env = &env
+	d.tab = lookupTable(st.Element(1), st.Element(3), env.GS.Version)
 	if d.tab == nil {
 		d.skipping = true
 		e := &SyntaxError{Pos: st.Pos(), Err: ErrUnsupportedTransaction, IK5: "1",
@@ -396,7 +395,6 @@ func (d *Decoder) beginTransaction(st *Segment) {
 	}
 	d.stack = d.stack[:0]
 	f := d.push(d.tab.root)
-	d.ctx.reset(d.delims, 1024)
 	f.inst = d.ctx.newInst(d.tab.root, -1, nil)
 	d.store(0, st)
 }
@@ -433,7 +431,6 @@ func (d *Decoder) startRecord(def *loopDef, level int) {
 	d.recOpen = true
 	d.recLevel = level
 	d.recKind = def.record
-	d.rec.reset(d.delims, d.est+d.est/4)
 }
 
 // materialize turns the pending context segments into shared, typed Loops.
@@ -453,21 +450,29 @@ func (d *Decoder) materialize() {
 			f.inst = -1
 		}
 	}
+	infos := make([]contextInfo, len(loops))
 	for i := range loops {
 		l := &loops[i]
+		l.ctx = &infos[i]
 		if u.bad != nil {
-			l.typedErr = u.bad
+			l.ctx.err = u.bad
 			continue
 		}
-		var b binding
-		l.typed = d.tab.bind.context(&b, l)
+		b := d.binding()
+		l.ctx.typed = d.tab.bind.context(b, l)
 		if b.err != nil {
-			l.typedErr = b.err
+			l.ctx.err = b.err
 			d.emit(nil, b.err)
 		}
 	}
 	u.clear()
-	u.reset(d.delims, 1024)
+}
+
+// binding returns the Decoder's binding, reset. Its slabs are never reused:
+// they belong to the records built with them.
+func (d *Decoder) binding() *binding {
+	d.bind = binding{}
+	return &d.bind
 }
 
 // finishRecord ends the open record: it is typed and queued, or its error is.
@@ -475,7 +480,6 @@ func (d *Decoder) finishRecord() {
 	d.recOpen = false
 	u := &d.rec
 	defer func() {
-		d.est = (d.est*7 + u.bytes) / 8
 		u.clear()
 		d.flushDeferred()
 	}()
@@ -487,17 +491,17 @@ func (d *Decoder) finishRecord() {
 		return
 	}
 	for p := u.insts[0].parentLoop; p != nil; p = p.Parent {
-		if p.typedErr != nil {
-			pos := u.segs[0].seg.Pos()
+		if p.ctx != nil && p.ctx.err != nil {
+			pos := u.segs[0].Pos()
 			d.emit(nil, &SyntaxError{Pos: pos, Err: ErrContext, detail: "loop " + p.ID + " is invalid"})
 			return
 		}
 	}
 	loops := u.build()
 	root := &loops[0]
-	base := recordBase{kind: d.recKind, pos: root.Lead().Pos(), env: d.env, loop: root}
-	var b binding
-	rec := d.tab.bind.record(&b, base)
+	base := recordBase{kind: d.recKind, env: d.env, loop: root}
+	b := d.binding()
+	rec := d.tab.bind.record(b, base)
 	if b.err != nil {
 		d.emit(nil, b.err)
 		return
@@ -506,45 +510,44 @@ func (d *Decoder) finishRecord() {
 }
 
 // unit accumulates the segments of a record, or of the pending context, and
-// builds its loops. The segment bytes are copied once, into chunks owned by the
-// unit's loops.
+// builds its loops. The segment bytes are gathered in a scratch buffer, then
+// copied in one piece into a buffer the built loops own; the segments, which
+// point into that buffer, go into one array the loops share.
 type unit struct {
-	segs   []useg
-	insts  []uinst
-	arena  arena
-	bytes  int
-	bad    *SyntaxError
-	delims Delimiters
-	pos    Position // position of the first segment
-}
-
-type useg struct {
-	seg  Segment // owned, its position carrying the loop id
-	inst int32
+	buf   []byte    // scratch: the bytes of the segments
+	segs  []Segment // scratch: the segments (their bytes in buf, ptr fixed by build)
+	offs  []int32   // scratch: offset in buf of each segment
+	sinst []int32   // scratch: instance of each segment
+	insts []uinst   // scratch
+	bytes int
+	bad   *SyntaxError
+	pos   Position // position of the first segment
+	scat  bool     // some loop's segments are not contiguous in segs
+	last  int32    // instance of the last segment added
 }
 
 type uinst struct {
 	def        *loopDef
 	parent     int32 // index of the parent instance in the unit, -1 when outside
 	parentLoop *Loop // the parent when it is outside the unit (a materialized context loop)
+	first      int32 // index in segs of the first segment
 	nsegs      int32
 	nchild     int32
 }
 
-func (u *unit) reset(d Delimiters, hint int) {
-	u.delims = d
-	u.arena.reset(max(hint, 256))
-}
-
 // clear drops the unit's content, keeping its scratch memory.
 func (u *unit) clear() {
-	clear(u.segs)
+	clear(u.segs) // drop references to the contexts
 	u.segs = u.segs[:0]
+	u.buf = u.buf[:0]
+	u.offs = u.offs[:0]
+	u.sinst = u.sinst[:0]
 	clear(u.insts)
 	u.insts = u.insts[:0]
-	u.arena.reset(0)
 	u.bytes = 0
 	u.bad = nil
+	u.scat = false
+	u.last = -1
 }
 
 func (u *unit) markBad(e *SyntaxError) {
@@ -570,42 +573,67 @@ func (u *unit) add(s Segment, ctx *segCtx, inst int32, limit int) {
 		return // a spoiled unit keeps nothing: memory stays bounded
 	}
 	raw := s.Raw()
-	u.bytes += len(raw) + 1
+	u.bytes += len(raw)
 	if u.bytes > limit {
 		pos := s.Pos()
 		pos.Loop = ctx.loop
 		u.bad = &SyntaxError{Pos: pos, Err: ErrRecordTooLarge, detail: "more than " + strconv.Itoa(limit) + " bytes"}
 		return
 	}
-	u.segs = append(u.segs, useg{seg: ownedIn(s, u.arena.copy(raw), ctx), inst: inst})
-	u.insts[inst].nsegs++
+	in := &u.insts[inst]
+	if in.nsegs == 0 {
+		in.first = int32(len(u.segs))
+	} else if inst != u.last {
+		u.scat = true
+	}
+	in.nsegs++
+	u.last = inst
+	u.offs = append(u.offs, int32(len(u.buf)))
+	u.buf = append(u.buf, raw...)
+	u.segs = append(u.segs, ownedIn(s, nil, ctx))
+	u.sinst = append(u.sinst, inst)
 }
 
-// build makes the unit's Loops: one allocation for the loops, one for the
-// segments and one for the child pointers.
+// build makes the unit's Loops with four allocations: the bytes, the
+// segments, the loops and the child pointers. A loop's segments are a slice of
+// the segment array (regrouped by loop in the rare case a loop's segments were
+// interleaved with another's).
 func (u *unit) build() []Loop {
-	loops := make([]Loop, len(u.insts))
+	data := make([]byte, len(u.buf))
+	copy(data, u.buf)
 	segs := make([]Segment, len(u.segs))
-	off, nchild := 0, 0
+	if u.scat {
+		off := int32(0)
+		for i := range u.insts {
+			u.insts[i].first = off
+			off += u.insts[i].nsegs
+		}
+		fill := make([]int32, len(u.insts))
+		for k := range u.segs {
+			i := u.sinst[k]
+			segs[u.insts[i].first+fill[i]] = rebase(u.segs[k], data, u.offs[k])
+			fill[i]++
+		}
+	} else {
+		for k := range u.segs {
+			segs[k] = rebase(u.segs[k], data, u.offs[k])
+		}
+	}
+	loops := make([]Loop, len(u.insts))
+	nchild := 0
 	for i := range u.insts {
 		in := &u.insts[i]
 		l := &loops[i]
-		l.ID, l.Name = in.def.id, in.def.name
-		n := int(in.nsegs)
-		l.Segments = segs[off : off : off+n]
-		off += n
+		l.ID, l.def = in.def.id, in.def
+		a, b := int(in.first), int(in.first+in.nsegs)
+		l.Segments = segs[a:b:b]
 		nchild += int(in.nchild)
-	}
-	for i := range u.segs {
-		us := &u.segs[i]
-		l := &loops[us.inst]
-		l.Segments = append(l.Segments, us.seg)
 	}
 	var kids []*Loop
 	if nchild > 0 {
 		kids = make([]*Loop, nchild)
 	}
-	off = 0
+	off := 0
 	for i := range u.insts {
 		if n := int(u.insts[i].nchild); n > 0 {
 			loops[i].Children = kids[off : off : off+n]
@@ -623,27 +651,4 @@ func (u *unit) build() []Loop {
 		}
 	}
 	return loops
-}
-
-// arena hands out copies of segment bytes from chunks that are never reused:
-// each chunk belongs to the loops built from it.
-type arena struct {
-	buf  []byte
-	next int
-}
-
-func (a *arena) reset(hint int) {
-	a.buf = nil
-	a.next = hint
-}
-
-func (a *arena) copy(b []byte) []byte {
-	if len(b) > cap(a.buf)-len(a.buf) {
-		n := max(a.next, len(b), 256)
-		a.buf = make([]byte, 0, n)
-		a.next = min(2*n, 1<<20)
-	}
-	start := len(a.buf)
-	a.buf = append(a.buf, b...)
-	return a.buf[start:len(a.buf):len(a.buf)]
 }

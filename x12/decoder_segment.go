@@ -7,7 +7,8 @@ package x12
 // Segment internals of segment.go (X12_API.md, Additions).
 
 // ownedIn returns s as an owned segment over buf, a copy of s.Raw() that is
-// never modified, whose position carries ctx (and so its loop id).
+// never modified, whose position carries ctx (and so its loop id). buf may be
+// nil, for rebase to set later.
 func ownedIn(s Segment, buf []byte, ctx *segCtx) Segment {
 	if len(buf) > 0 {
 		s.ptr = &buf[0]
@@ -16,6 +17,14 @@ func ownedIn(s Segment, buf []byte, ctx *segCtx) Segment {
 	}
 	s.info |= flagOwned
 	s.ctx = ctx
+	return s
+}
+
+// rebase points s (made by ownedIn) at its bytes in data, starting at off.
+func rebase(s Segment, data []byte, off int32) Segment {
+	if s.info&lenMask > 0 {
+		s.ptr = &data[off]
+	}
 	return s
 }
 
@@ -59,3 +68,6 @@ func internID(id string) string {
 	}
 	return idString(c)
 }
+
+// segCode returns the id code of s (0 for a malformed id).
+func segCode(s *Segment) uint16 { return uint16(s.loc >> locCodeShr) }

@@ -37,6 +37,11 @@ func (m *match) matches(s *Segment) bool {
 	if s.ID() != m.ID {
 		return false
 	}
+	return m.qualifies(s)
+}
+
+// qualifies checks the qualifier of a segment whose id matches.
+func (m *match) qualifies(s *Segment) bool {
 	if m.Elem == 0 || len(m.Values) == 0 {
 		return true
 	}
@@ -89,7 +94,30 @@ type loopDef struct {
 	record   Kind     // set on a record loop
 	inRecord *loopDef // the record loop this loop belongs to (itself for a record loop); nil for context
 	index    int
+	segMask  [4]uint64 // bit segIndex of every non-leading segment id
+	leadIdx  uint8     // segIndex of the leading segment id
 }
+
+// segIndex maps a segment id code to a small index (1 to 255) among the ids the
+// loop tables use; 0 for the others. The engine matches on these indexes.
+var (
+	segIndex     [idCodes + 1]uint8
+	segIndexNext = 1
+)
+
+func indexOf(id string) uint8 {
+	c := idCode([]byte(id), 0)
+	if segIndex[c] == 0 {
+		if segIndexNext > 255 {
+			panic("x12: loop tables use more than 255 segment ids")
+		}
+		segIndex[c] = uint8(segIndexNext)
+		segIndexNext++
+	}
+	return segIndex[c]
+}
+
+func (d *loopDef) hasIdx(i uint8) bool { return d.segMask[i>>6]&(1<<(i&63)) != 0 }
 
 func (d *loopDef) hasSeg(id string) bool {
 	for _, s := range d.segs {
@@ -122,8 +150,11 @@ func (t *txTable) compile(b binder) *txTable {
 		d := &loopDef{id: sp.ID, name: sp.Name, lead: sp.Lead, max: sp.Max, segs: strings.Fields(sp.Segs), record: sp.Record, index: i}
 		for j, s := range d.segs {
 			d.segs[j] = internID(s)
+			i := indexOf(s)
+			d.segMask[i>>6] |= 1 << (i & 63)
 		}
 		d.lead.ID = internID(d.lead.ID)
+		d.leadIdx = indexOf(d.lead.ID)
 		t.byID[sp.ID] = d
 		t.defs = append(t.defs, d)
 	}
@@ -251,14 +282,17 @@ type placement struct {
 // loop of the innermost open loop that has one led by it. ok is false when no
 // open loop takes it.
 func place(stack []frame, s *Segment) (p placement, ok bool) {
-	id := s.ID()
+	idx := segIndex[segCode(s)]
+	if idx == 0 {
+		return placement{}, false
+	}
 	for level := len(stack) - 1; level >= 0; level-- {
 		d := stack[level].def
-		if d.hasSeg(id) {
+		if d.hasIdx(idx) {
 			return placement{level: level}, true
 		}
 		for _, c := range d.children {
-			if c.lead.matches(s) {
+			if c.leadIdx == idx && c.lead.qualifies(s) {
 				return placement{level: level + 1, open: c}, true
 			}
 		}

@@ -45,8 +45,7 @@ type Record interface {
 // recordBase carries what every record has.
 type recordBase struct {
 	kind Kind
-	pos  Position
-	env  Envelope
+	env  *Envelope // shared by the records of a transaction set
 	loop *Loop
 }
 
@@ -54,17 +53,17 @@ type recordBase struct {
 func (b *recordBase) Kind() Kind { return b.kind }
 
 // Pos implements [Record].
-func (b *recordBase) Pos() Position { return b.pos }
+func (b *recordBase) Pos() Position { return b.loop.Lead().Pos() }
 
 // Envelope implements [Record].
-func (b *recordBase) Envelope() Envelope { return b.env }
+func (b *recordBase) Envelope() Envelope { return *b.env }
 
 // Loop implements [Record].
 func (b *recordBase) Loop() *Loop { return b.loop }
 
 // LogValue implements [slog.LogValuer]: kind and position only, never PHI.
 func (b *recordBase) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("kind", string(b.kind)), slog.String("pos", b.pos.String()))
+	return slog.GroupValue(slog.String("kind", string(b.kind)), slog.String("pos", b.Pos().String()))
 }
 
 // Loop is one instance of an implementation-guide loop: its own segments in
@@ -78,13 +77,34 @@ func (b *recordBase) LogValue() slog.Value {
 // records or the context loops that came after the first record.
 type Loop struct {
 	ID       string    // implementation guide loop id, such as "2300"; "HEADER" for the transaction set level
-	Name     string    // implementation guide loop name, such as "Claim Information"
 	Segments []Segment // the loop's own segments, leading segment first
 	Children []*Loop   // child loop instances in input order
 	Parent   *Loop     // the enclosing loop; nil for the transaction set level
 
-	typed    any   // cached typed value of a context loop
-	typedErr error // error binding a context loop, or the error found in it
+	def *loopDef
+	ctx *contextInfo // set on context loops
+}
+
+// contextInfo is what the Decoder keeps about a context loop.
+type contextInfo struct {
+	typed any   // the typed value of the loop (*Subscriber837...), nil when none
+	err   error // the error found in the loop or while typing it
+}
+
+// Name returns the implementation guide name of the loop, such as "Claim Information".
+func (l *Loop) Name() string {
+	if l.def == nil {
+		return ""
+	}
+	return l.def.name
+}
+
+// typed returns the cached typed value of a context loop.
+func (l *Loop) typed() any {
+	if l.ctx == nil {
+		return nil
+	}
+	return l.ctx.typed
 }
 
 // Lead returns the leading segment of the loop (the zero Segment for an empty loop).

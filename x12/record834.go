@@ -186,7 +186,7 @@ func record834(b *binding, base recordBase) Record {
 	l := base.loop
 	m := &Member834{recordBase: base}
 	for p := l.Parent; p != nil; p = p.Parent {
-		if h, ok := p.typed.(*Header834); ok {
+		if h, ok := p.typed().(*Header834); ok {
 			m.Header = h
 		}
 	}

@@ -212,7 +212,7 @@ func record835(b *binding, base recordBase) Record {
 	var header *Header835
 	var number *HeaderNumber835
 	for p := l.Parent; p != nil; p = p.Parent {
-		switch v := p.typed.(type) {
+		switch v := p.typed().(type) {
 		case *Header835:
 			header = v
 		case *HeaderNumber835:
@@ -284,13 +284,13 @@ func record835(b *binding, base recordBase) Record {
 			s := sc.split(seg)
 			switch s.ID() {
 			case "SVC":
-				sp.Procedure = procedure(s, 1)
+				sp.Procedure = b.procedure(s, 1)
 				b.reqComp(s, 1, 1)
 				b.reqComp(s, 1, 2)
 				sp.Charge, sp.Payment = b.amount(s, 2, true), b.amount(s, 3, true)
 				sp.RevenueCode, sp.UnitsPaid, sp.OriginalUnits = s.Element(4), s.Element(5), s.Element(7)
 				if s.Element(6) != "" {
-					p := procedure(s, 6)
+					p := b.procedure(s, 6)
 					sp.OriginalProcedure = &p
 				}
 				b.units(s, 5)

@@ -424,7 +424,7 @@ func record837(b *binding, base recordBase) Record {
 	l := base.loop
 	c := &Claim837{recordBase: base}
 	for p := l.Parent; p != nil; p = p.Parent {
-		switch v := p.typed.(type) {
+		switch v := p.typed().(type) {
 		case *Header837:
 			c.Header = v
 		case *BillingProvider837:
@@ -435,27 +435,11 @@ func record837(b *binding, base recordBase) Record {
 			c.Patient = v
 		}
 	}
-	// Size the slices once.
-	var nDTP, nREF, nHI int
-	for _, s := range l.Segments {
-		switch s.ID() {
-		case "DTP":
-			nDTP++
-		case "REF":
-			nREF++
-		case "HI":
-			nHI += s.Len()
-		}
-	}
-	if nDTP > 0 {
-		c.Dates = make(Dates, 0, nDTP)
-	}
-	if nREF > 0 {
-		c.Refs = make(Refs, 0, nREF)
-	}
+	nHI := b.prealloc(l)
 	if nHI > 0 {
 		c.Codes = make([]HealthCareCode, 0, nHI)
 	}
+	m := b.mark()
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
@@ -468,15 +452,15 @@ func record837(b *binding, base recordBase) Record {
 			c.FrequencyCode = b.reqComp(s, 5, 3)
 			c.ProviderSignature, c.Assignment, c.BenefitsAssignment = s.Element(6), s.Element(7), s.Element(8)
 			c.ReleaseOfInformation, c.PatientSignatureSource = s.Element(9), s.Element(10)
-			c.RelatedCauses = components(s, 11, 1, 3)
+			c.RelatedCauses = b.components(s, 11, 1, 3)
 			c.AccidentState, c.AccidentCountry = s.Component(11, 4), s.Component(11, 5)
 			c.SpecialProgram, c.DelayReason = s.Element(12), s.Element(20)
 		case "DTP":
-			c.Dates = append(c.Dates, b.dtp(s))
+			b.dates = append(b.dates, b.dtp(s))
 		case "REF":
-			c.Refs = append(c.Refs, b.ref(s))
+			b.refs = append(b.refs, b.ref(s))
 		case "AMT":
-			c.Amounts = append(c.Amounts, b.amt(s))
+			b.amts = append(b.amts, b.amt(s))
 		case "NTE":
 			c.Notes = append(c.Notes, nte(s))
 		case "PWK":
@@ -500,6 +484,7 @@ func record837(b *binding, base recordBase) Record {
 			c.ToothStatus = append(c.ToothStatus, ToothStatus{Tooth: b.req(s, 1), Status: b.req(s, 2), CodeQualifier: s.Element(4)})
 		}
 	}
+	c.Dates, c.Refs, c.Amounts = cut(b.dates, m.d), cut(b.refs, m.r), cut(b.amts, m.a)
 	// Required by the TR3 and by the mapping.
 	switch c.kind {
 	case Kind837PClaim, Kind837IClaim:
@@ -564,6 +549,7 @@ func (b *binding) hi(dst []HealthCareCode, s *fields) []HealthCareCode {
 
 func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 	ln := ServiceLine837{Loop: l}
+	m := b.mark()
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
@@ -571,10 +557,11 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 		case "LX":
 			ln.LineNumber = b.req(s, 1)
 		case "SV1":
-			ln.Professional = &ProfessionalService{Procedure: procedure(s, 1), Charge: b.amount(s, 2, true),
+			b.prof = append(b.prof, ProfessionalService{Procedure: b.procedure(s, 1), Charge: b.amount(s, 2, true),
 				UnitBasis: s.Element(3), Units: s.Element(4), PlaceOfService: s.Element(5),
-				DiagnosisPointers: components(s, 7, 1, 4), Emergency: s.Element(9), EPSDT: s.Element(11),
-				FamilyPlanning: s.Element(12), CopayExempt: s.Element(15)}
+				DiagnosisPointers: b.components(s, 7, 1, 4), Emergency: s.Element(9), EPSDT: s.Element(11),
+				FamilyPlanning: s.Element(12), CopayExempt: s.Element(15)})
+			ln.Professional = &b.prof[len(b.prof)-1]
 			b.reqComp(s, 1, 1)
 			b.reqComp(s, 1, 2)
 			b.units(s, 4)
@@ -582,34 +569,35 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 			sv := &InstitutionalService{RevenueCode: b.req(s, 1), Charge: b.amount(s, 3, true), UnitBasis: s.Element(4),
 				Units: s.Element(5), UnitRate: b.amount(s, 6, false), NonCoveredCharge: b.amount(s, 7, false)}
 			if s.Element(2) != "" {
-				p := procedure(s, 2)
+				p := b.procedure(s, 2)
 				sv.Procedure = &p
 			}
 			b.units(s, 5)
 			ln.Institutional = sv
 		case "SV3":
-			ln.Dental = &DentalService{Procedure: procedure(s, 1), Charge: b.amount(s, 2, true), PlaceOfService: s.Element(3),
-				OralCavity: components(s, 4, 1, 5), Prosthesis: s.Element(5), Units: s.Element(6),
-				DiagnosisPointers: components(s, 11, 1, 4)}
+			ln.Dental = &DentalService{Procedure: b.procedure(s, 1), Charge: b.amount(s, 2, true), PlaceOfService: s.Element(3),
+				OralCavity: b.components(s, 4, 1, 5), Prosthesis: s.Element(5), Units: s.Element(6),
+				DiagnosisPointers: b.components(s, 11, 1, 4)}
 			b.reqComp(s, 1, 1)
 			b.reqComp(s, 1, 2)
 			b.units(s, 6)
 		case "TOO":
-			ln.Teeth = append(ln.Teeth, Tooth{CodeQualifier: s.Element(1), Tooth: b.req(s, 2), Surfaces: components(s, 3, 1, 5)})
+			ln.Teeth = append(ln.Teeth, Tooth{CodeQualifier: s.Element(1), Tooth: b.req(s, 2), Surfaces: b.components(s, 3, 1, 5)})
 		case "DTP":
-			ln.Dates = append(ln.Dates, b.dtp(s))
+			b.dates = append(b.dates, b.dtp(s))
 		case "REF":
-			ln.Refs = append(ln.Refs, b.ref(s))
+			b.refs = append(b.refs, b.ref(s))
 		case "AMT":
-			ln.Amounts = append(ln.Amounts, b.amt(s))
+			b.amts = append(b.amts, b.amt(s))
 		case "QTY":
-			ln.Quantities = append(ln.Quantities, b.qty(s))
+			b.qtys = append(b.qtys, b.qty(s))
 		case "NTE":
 			ln.Notes = append(ln.Notes, nte(s))
 		case "PWK":
 			ln.Attachments = append(ln.Attachments, pwk(s))
 		}
 	}
+	ln.Dates, ln.Refs, ln.Amounts, ln.Quantities = cut(b.dates, m.d), cut(b.refs, m.r), cut(b.amts, m.a), cut(b.qtys, m.q)
 	switch {
 	case kind == Kind837PClaim && ln.Professional == nil:
 		b.missingSegment(l, "SV1", "SV1 is required")
@@ -651,7 +639,7 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 				s := sc.split(seg)
 				switch s.ID() {
 				case "SVD":
-					a.OtherPayerID, a.Paid, a.Procedure = b.req(s, 1), b.amount(s, 2, true), procedure(s, 3)
+					a.OtherPayerID, a.Paid, a.Procedure = b.req(s, 1), b.amount(s, 2, true), b.procedure(s, 3)
 					a.RevenueCode, a.PaidUnits, a.BundledLineNumber = s.Element(4), s.Element(5), s.Element(6)
 					b.units(s, 5)
 				case "CAS":

@@ -22,9 +22,65 @@ type binder struct {
 	record func(b *binding, base recordBase) Record
 }
 
-// binding collects the first error found while typing a loop.
+// binding collects the first error found while typing a loop. It also holds
+// slabs: the lists of a record (dates, references...) are cut from one backing
+// array each instead of one allocation per loop.
 type binding struct {
 	err *SyntaxError
+
+	dates []DateTimePeriod
+	refs  []Ref
+	amts  []MonetaryAmount
+	qtys  []Quantity
+	strs  []string
+	prof  []ProfessionalService
+}
+
+// marks records where the lists of a loop start in the slabs.
+type marks struct{ d, r, a, q int }
+
+func (b *binding) mark() marks { return marks{len(b.dates), len(b.refs), len(b.amts), len(b.qtys)} }
+
+// cut returns the part of a slab appended since start (nil when none), with its
+// capacity clipped so that appending to it never touches the slab.
+func cut[T any](slab []T, start int) []T {
+	if len(slab) == start {
+		return nil
+	}
+	return slab[start:len(slab):len(slab)]
+}
+
+// prealloc sizes the slabs for the record rooted at l and returns the number
+// of HI composites of l itself.
+func (b *binding) prealloc(l *Loop) (nHI int) {
+	var nDTP, nREF, nAMT, nQTY, nSV1 int
+	l.Walk(func(x *Loop) bool {
+		for _, s := range x.Segments {
+			switch s.ID() {
+			case "DTP":
+				nDTP++
+			case "REF":
+				nREF++
+			case "AMT":
+				nAMT++
+			case "QTY":
+				nQTY++
+			case "HI":
+				if x == l {
+					nHI += s.Len()
+				}
+			case "SV1":
+				nSV1++
+			}
+		}
+		return true
+	})
+	b.dates = make([]DateTimePeriod, 0, nDTP)
+	b.refs = make([]Ref, 0, nREF)
+	b.amts = make([]MonetaryAmount, 0, nAMT)
+	b.qtys = make([]Quantity, 0, nQTY)
+	b.prof = make([]ProfessionalService, 0, nSV1)
+	return nHI
 }
 
 func (b *binding) fail(e *SyntaxError) {
@@ -285,39 +341,41 @@ func (b *binding) cas(dst []Adjustment, s *fields) []Adjustment {
 }
 
 // procedure types a composite procedure identifier in element i of s.
-func procedure(s *fields, i int) Procedure {
-	p := Procedure{Qualifier: s.Component(i, 1), Code: s.Component(i, 2), Description: s.Component(i, 7)}
+func (b *binding) procedure(s *fields, i int) Procedure {
+	var c [maxComps]string
+	s.comps(i, &c)
+	p := Procedure{Qualifier: c[0], Code: c[1], Description: c[6]}
 	last := 0
-	for j := 3; j <= 6; j++ {
-		if s.Component(i, j) != "" {
+	for j := 2; j <= 5; j++ {
+		if c[j] != "" {
 			last = j
 		}
 	}
 	if last > 0 {
-		p.Modifiers = make([]string, 0, last-2)
-		for j := 3; j <= last; j++ {
-			p.Modifiers = append(p.Modifiers, s.Component(i, j))
-		}
+		start := len(b.strs)
+		b.strs = append(b.strs, c[2:last+1]...)
+		p.Modifiers = cut(b.strs, start)
 	}
 	return p
 }
 
-// components returns the non-trailing components from..to of element i.
-func components(s *fields, i, from, to int) []string {
+// components returns the components from..to (1-based) of element i, trailing
+// empty ones dropped; nil when all are empty.
+func (b *binding) components(s *fields, i, from, to int) []string {
+	var c [maxComps]string
+	s.comps(i, &c)
 	last := 0
-	for j := from; j <= to; j++ {
-		if s.Component(i, j) != "" {
+	for j := from; j <= to && j <= maxComps; j++ {
+		if c[j-1] != "" {
 			last = j
 		}
 	}
 	if last == 0 {
 		return nil
 	}
-	out := make([]string, 0, last-from+1)
-	for j := from; j <= last; j++ {
-		out = append(out, s.Component(i, j))
-	}
-	return out
+	start := len(b.strs)
+	b.strs = append(b.strs, c[from-1:last]...)
+	return cut(b.strs, start)
 }
 
 // elements returns the non-empty elements among positions.
@@ -352,6 +410,7 @@ func moa(b *binding, s *fields) *OutpatientAdjudication {
 // DTP segments it holds.
 func (b *binding) party(l *Loop) Party {
 	p := Party{LoopID: l.ID, Loop: l}
+	m := b.mark()
 	seenName := false
 	var sc fields
 	for _, seg := range l.Segments {
@@ -378,7 +437,7 @@ func (b *binding) party(l *Loop) Party {
 			a.City, a.State, a.PostalCode, a.Country = s.Element(1), s.Element(2), s.Element(3), s.Element(4)
 			a.LocationQualifier, a.LocationID, a.CountrySubdivision = s.Element(5), s.Element(6), s.Element(7)
 		case "REF":
-			p.Refs = append(p.Refs, b.ref(s))
+			b.refs = append(b.refs, b.ref(s))
 		case "PER":
 			p.Contacts = append(p.Contacts, per(s))
 		case "PRV":
@@ -386,9 +445,10 @@ func (b *binding) party(l *Loop) Party {
 		case "DMG":
 			p.Demographics = b.dmg(s)
 		case "DTP":
-			p.Dates = append(p.Dates, b.dtp(s))
+			b.dates = append(b.dates, b.dtp(s))
 		}
 	}
+	p.Refs, p.Dates = cut(b.refs, m.r), cut(b.dates, m.d)
 	return p
 }
 
@@ -498,8 +558,10 @@ func (f *fields) Element(i int) string {
 func (f *fields) firstRep(i int) string {
 	e := f.Element(i)
 	if f.rep != 0 {
-		if k := strings.IndexByte(e, f.rep); k >= 0 {
-			e = e[:k]
+		for k := 0; k < len(e); k++ {
+			if e[k] == f.rep {
+				return e[:k]
+			}
 		}
 	}
 	return e
@@ -538,7 +600,7 @@ func (f *fields) RepetitionComponent(i, r, j int) string {
 }
 
 // nth returns field j (1-based) of e split on sep; e itself for j = 1 when sep
-// is 0.
+// is 0. Elements are short: a byte loop beats IndexByte here.
 func nth(e string, sep byte, j int) string {
 	if j < 1 {
 		return ""
@@ -549,17 +611,44 @@ func nth(e string, sep byte, j int) string {
 		}
 		return ""
 	}
-	for ; j > 1; j-- {
-		k := strings.IndexByte(e, sep)
-		if k < 0 {
-			return ""
+	start := 0
+	for i := 0; i < len(e); i++ {
+		if e[i] == sep {
+			if j == 1 {
+				return e[start:i]
+			}
+			j--
+			start = i + 1
 		}
-		e = e[k+1:]
 	}
-	if k := strings.IndexByte(e, sep); k >= 0 {
-		e = e[:k]
+	if j == 1 {
+		return e[start:]
 	}
-	return e
+	return ""
+}
+
+// maxComps is the number of components comps splits.
+const maxComps = 8
+
+// comps splits the first repetition of element i into its components (up to
+// maxComps; the rest of the element stays in the last one).
+func (f *fields) comps(i int, c *[maxComps]string) {
+	e := f.firstRep(i)
+	if e == "" {
+		return
+	}
+	sep := f.comp
+	n, start := 0, 0
+	if sep != 0 {
+		for k := 0; k < len(e) && n < maxComps-1; k++ {
+			if e[k] == sep {
+				c[n] = e[start:k]
+				n++
+				start = k + 1
+			}
+		}
+	}
+	c[n] = e[start:]
 }
 
 // find splits the first of l's own segments with id into f.
