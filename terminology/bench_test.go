@@ -168,4 +168,3 @@ func BenchmarkNormalize(b *testing.B) {
 		NormalizeRevenueCode("450")
 	}
 }
-
