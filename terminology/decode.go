@@ -34,6 +34,12 @@ type rawBundle struct {
 // skipped; a nested Bundle is read too). Every map is validated and its code
 // lookup built before it is returned.
 //
+// Validation checks what translation relies on: group source and target,
+// element code, a valid R4 equivalence on every target, a code on every
+// target that is not unmatched, and the unmapped rules (R4 invariants cmd-2
+// and cmd-3). It does not enforce cmd-1 (a comment on narrower and inexact
+// targets), which FHIR servers do enforce on write.
+//
 // Errors are [*ConceptMapError] values with a byte offset and/or JSON path.
 func ReadConceptMaps(r io.Reader) ([]*ConceptMap, error) {
 	data, err := io.ReadAll(r)
