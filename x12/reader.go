@@ -151,7 +151,8 @@ type Reader struct {
 	haveD  bool
 	state  readerState
 	env    Envelope
-	isaCtl string // raw control numbers, for trailer comparison
+	lastST STHeader // the previous ST header, whose values the next one often repeats
+	isaCtl string   // raw control numbers, for trailer comparison
 	gsCtl  string
 	stCtl  string
 	ctxI   *segCtx // delimiters and valid control numbers of the open envelopes
@@ -548,6 +549,15 @@ func (r *Reader) openInterchange(s *Segment) {
 	r.gsCtl, r.stCtl = "", ""
 }
 
+// reuse returns old when it equals b, which saves an allocation for header
+// values that repeat from one envelope to the next.
+func reuse(old string, b []byte) string {
+	if string(b) == old {
+		return old
+	}
+	return string(b)
+}
+
 // validNumber reports whether s is a numeric control number of 1 to 9 digits.
 func validNumber(s string) bool {
 	if len(s) == 0 || len(s) > 9 {
@@ -703,9 +713,12 @@ func (r *Reader) process(raw []byte, start int) (Segment, bool) {
 func (r *Reader) openGroup(raw []byte, off int64) Segment {
 	r.ctxG = &segCtx{d: r.d, interchange: r.ctxI.interchange}
 	s := makeSegment(raw, codeGS, off, 0, 0, r.ctxG)
-	r.env.GS = GSHeader{
-		FunctionalID: s.Element(1), Sender: s.Element(2), Receiver: s.Element(3), Date: s.Element(4),
-		Time: s.Element(5), Control: s.Element(6), Agency: s.Element(7), Version: s.Element(8),
+	g := &r.env.GS
+	*g = GSHeader{
+		FunctionalID: reuse(g.FunctionalID, s.ElementBytes(1)), Sender: reuse(g.Sender, s.ElementBytes(2)),
+		Receiver: reuse(g.Receiver, s.ElementBytes(3)), Date: reuse(g.Date, s.ElementBytes(4)),
+		Time: reuse(g.Time, s.ElementBytes(5)), Control: s.Element(6), Agency: reuse(g.Agency, s.ElementBytes(7)),
+		Version: reuse(g.Version, s.ElementBytes(8)),
 	}
 	r.env.ST = STHeader{}
 	r.gsCtl, r.stCtl = r.env.GS.Control, ""
@@ -730,7 +743,9 @@ func (r *Reader) openGroup(raw []byte, off int64) Segment {
 func (r *Reader) openTx(raw []byte, off int64) Segment {
 	r.ctxT = &segCtx{d: r.d, interchange: r.ctxG.interchange, group: r.ctxG.group}
 	s := makeSegment(raw, codeST, off, 1, 0, r.ctxT)
-	r.env.ST = STHeader{ID: s.Element(1), Control: s.Element(2), Convention: s.Element(3)}
+	h := &r.env.ST
+	*h = STHeader{ID: reuse(r.lastST.ID, s.ElementBytes(1)), Control: s.Element(2), Convention: reuse(r.lastST.Convention, s.ElementBytes(3))}
+	r.lastST = *h
 	r.stCtl = r.env.ST.Control
 	if validControl(r.stCtl) {
 		r.ctxT.transaction = r.stCtl
