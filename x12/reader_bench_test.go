@@ -72,6 +72,35 @@ func BenchmarkReaderElements(b *testing.B) {
 	}
 }
 
+// BenchmarkReaderAppendElements splits every segment into all its elements
+// with AppendElements, the one-pass way for a decoder.
+func BenchmarkReaderAppendElements(b *testing.B) {
+	data := benchData()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	br := bytes.NewReader(data)
+	els := make([][]byte, 0, 32)
+	for b.Loop() {
+		br.Reset(data)
+		r := NewReader(br)
+		total := 0
+		for {
+			s, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			els = s.AppendElements(els[:0])
+			total += len(els)
+		}
+		if total == 0 {
+			b.Fatal("nothing read")
+		}
+	}
+}
+
 // BenchmarkIndexByte is the physical reference: a bare scan for terminators.
 func BenchmarkIndexByte(b *testing.B) {
 	data := benchData()

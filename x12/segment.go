@@ -2,7 +2,9 @@ package x12
 
 import (
 	"bytes"
+	"encoding/binary"
 	"log/slog"
+	"math/bits"
 	"unsafe"
 )
 
@@ -337,14 +339,61 @@ func field(b []byte, sep byte, n int) []byte {
 }
 
 // indexSep returns the index of the first sep in b at or after i, or -1.
-// Fields are short: a plain loop beats calling bytes.IndexByte here.
+// Elements are short, so instead of calling bytes.IndexByte it tests eight
+// bytes at a time in a word, without a branch per byte.
 func indexSep(b []byte, i int, sep byte) int {
+	pat := swarLo * uint64(sep)
+	for ; i+8 <= len(b); i += 8 {
+		if t := zeroBytes(binary.LittleEndian.Uint64(b[i:]) ^ pat); t != 0 {
+			return i + bits.TrailingZeros64(t)>>3
+		}
+	}
 	for ; i < len(b); i++ {
 		if b[i] == sep {
 			return i
 		}
 	}
 	return -1
+}
+
+const (
+	swarLo = 0x0101010101010101
+	swar7F = 0x7F7F7F7F7F7F7F7F
+)
+
+// zeroBytes returns a word with the high bit set in exactly the bytes of x
+// that are zero.
+func zeroBytes(x uint64) uint64 {
+	return ^((x&swar7F + swar7F) | x | swar7F)
+}
+
+// AppendElements appends the elements of the segment to dst, the segment id
+// first, so that with e := s.AppendElements(buf[:0]), e[i] is element i, and
+// returns the extended slice. It splits the segment in one pass: use it when
+// reading many elements of one segment. The slices belong to the segment.
+// An ISA is split on its element separator only, like ElementBytes does.
+func (s Segment) AppendElements(dst [][]byte) [][]byte {
+	raw := s.Raw()
+	if raw == nil {
+		return dst
+	}
+	sep := s.elemSep()
+	pat := swarLo * uint64(sep)
+	start, i := 0, 0
+	for ; i+8 <= len(raw); i += 8 {
+		for t := zeroBytes(binary.LittleEndian.Uint64(raw[i:]) ^ pat); t != 0; t &= t - 1 {
+			k := i + bits.TrailingZeros64(t)>>3
+			dst = append(dst, raw[start:k:k])
+			start = k + 1
+		}
+	}
+	for ; i < len(raw); i++ {
+		if raw[i] == sep {
+			dst = append(dst, raw[start:i:i])
+			start = i + 1
+		}
+	}
+	return append(dst, raw[start:len(raw):len(raw)])
 }
 
 // Segment ids are 2 or 3 characters: an upper-case letter, then upper-case

@@ -120,12 +120,60 @@ func TestSegmentAccessors(t *testing.T) {
 		if got := owned.Pos(); got.Offset != 42 || got.Index != 7 || got.Loop != "2300" || got.SegmentID != owned.ID() || got.Transaction != "0001" {
 			t.Errorf("%s: Pos = %+v", tt.raw, got)
 		}
+		els := owned.AppendElements(nil)
+		if len(els) != owned.Len()+1 {
+			t.Errorf("%s: AppendElements gives %d elements, Len %d", tt.raw, len(els), owned.Len())
+		}
+		for i, e := range els {
+			if !bytes.Equal(e, owned.ElementBytes(i)) {
+				t.Errorf("%s: AppendElements[%d] = %q, ElementBytes = %q", tt.raw, i, e, owned.ElementBytes(i))
+			}
+		}
 		if owned.Delimiters() != tt.d {
 			t.Errorf("%s: Delimiters = %+v", tt.raw, owned.Delimiters())
 		}
 		if string(owned.Raw()) != tt.raw {
 			t.Errorf("Raw = %q", owned.Raw())
 		}
+	}
+}
+
+func TestIndexSep(t *testing.T) {
+	// Every length and separator position, including bytes next to the
+	// separator that differ from it by one bit (the classic false positives).
+	for n := 0; n < 40; n++ {
+		for at := -1; at < n; at++ {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = '*' ^ 1
+				if i%3 == 0 {
+					b[i] = 0
+				}
+			}
+			want := -1
+			if at >= 0 {
+				b[at] = '*'
+				want = at
+			}
+			for from := 0; from <= n; from++ {
+				w := want
+				if w < from {
+					w = -1
+					for i := from; i < n; i++ {
+						if b[i] == '*' {
+							w = i
+							break
+						}
+					}
+				}
+				if got := indexSep(b, from, '*'); got != w {
+					t.Fatalf("indexSep(%q, %d) = %d, want %d", b, from, got, w)
+				}
+			}
+		}
+	}
+	if zeroBytes(0x0100010203000400) != 0x0080000000800080 {
+		t.Errorf("zeroBytes = %#x", zeroBytes(0x0100010203000400))
 	}
 }
 
@@ -186,7 +234,13 @@ func TestSegmentAllocations(t *testing.T) {
 	if unsafe.StringData(e) != &owned.Raw()[9] {
 		t.Errorf("Element on an owned segment copies")
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = owned.ElementBytes(9); _ = owned.ComponentBytes(9, 1); _ = owned.ID() }); n != 0 {
+	ebuf := make([][]byte, 0, 16)
+	if n := testing.AllocsPerRun(100, func() {
+		_ = owned.ElementBytes(9)
+		_ = owned.ComponentBytes(9, 1)
+		_ = owned.ID()
+		_ = owned.AppendElements(ebuf[:0])
+	}); n != 0 {
 		t.Errorf("ElementBytes/ComponentBytes/ID allocate %v times", n)
 	}
 	view := readSegment(t, tiny837, "NM1")
