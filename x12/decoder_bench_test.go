@@ -11,12 +11,12 @@ import (
 	"github.com/fhirsync/fhirsync/x12/internal/gen"
 )
 
-// decBenchClaims makes a generated 837P of about 11.5 MB (575 bytes a claim).
+// decBenchClaims makes a generated 837P of about 11.5 MB (575 bytes a decClaim).
 const decBenchClaims = 20000
 
 var decBenchData = sync.OnceValue(func() []byte { return gen.Generate837P(decBenchClaims, 1) })
 
-// BenchmarkDecoder837P decodes every claim of an 11.5 MB generated 837P into
+// BenchmarkDecoder837P decodes every decClaim of an 11.5 MB generated 837P into
 // typed records.
 func BenchmarkDecoder837P(b *testing.B) {
 	data := decBenchData()
