@@ -240,7 +240,9 @@ func decOutcomes(t *testing.T, input []byte, configure func(*Decoder)) []string 
 
 func decOk(kind Kind, id string) string { return decOutcome{kind: kind, id: id}.String() }
 
-func decFail(sentinel, ik, at string) string { return decOutcome{id: sentinel, ik: ik, at: at}.String() }
+func decFail(sentinel, ik, at string) string {
+	return decOutcome{id: sentinel, ik: ik, at: at}.String()
+}
 
 func TestDecoderErrors(t *testing.T) {
 	P := Kind837PClaim

@@ -41,7 +41,9 @@ func TestParseAmount(t *testing.T) {
 }
 
 func TestParseDates(t *testing.T) {
-	d := func(y int, m time.Month, day, h, min int) time.Time { return time.Date(y, m, day, h, min, 0, 0, time.UTC) }
+	d := func(y int, m time.Month, day, h, min int) time.Time {
+		return time.Date(y, m, day, h, min, 0, 0, time.UTC)
+	}
 	for _, tc := range []struct {
 		format, value string
 		start, end    time.Time
