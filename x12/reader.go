@@ -78,12 +78,22 @@ const (
 //
 // The delimiters are taken from each ISA: the element separator at offset 3,
 // the repetition separator ISA11 (offset 82), the component separator ISA16
-// (offset 104) and the segment terminator (offset 105). Any byte values work,
-// control characters included. A UTF-8 byte order mark and white space (space,
-// tab, CR, LF) before a segment are skipped, so CR, LF or CRLF after the
-// terminators and blank lines do no harm; empty segments are skipped too.
-// An input may hold several interchanges, each with several functional groups
-// of several transaction sets; the delimiters are read again at every ISA.
+// (offset 104) and the segment terminator (offset 105); the ISA itself is never
+// split on its component separator. Any byte values work, control characters
+// included, as long as the four are distinct and not letters or digits (an
+// ISA11 that is a letter or digit, like the "U" of 4010, means no repetition
+// separator). White space (space, tab, CR, LF, VT, FF) before a segment is
+// skipped, so CR, LF or CRLF after the terminators and blank lines do no harm,
+// and CR or LF can be the terminator itself; empty segments are skipped too. A
+// UTF-8 byte order mark before an ISA is skipped. An input may hold several
+// interchanges, each with several functional groups of several transaction
+// sets; the delimiters are read again at every ISA.
+//
+// Read returns a segment or an error, never both. Segments carry their
+// Position: input offset, index within the transaction set (ST = 1) and the
+// ISA13, GS06 and ST02 control numbers; Loop is left to the Decoder.
+// Read does not allocate for segments inside a transaction set; it allocates a
+// little at each envelope header.
 //
 // # Envelope checks
 //
