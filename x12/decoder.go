@@ -251,6 +251,12 @@ func (d *Decoder) feed(s *Segment) {
 	}
 	d.inRun = false
 	level := p.level
+	if d.recOpen && p.open == nil && level < d.recLevel && d.stack[level].loop != nil {
+		// A segment of a context loop already shared by records, inside a
+		// record: out of sequence. It spoils this record, which goes on.
+		d.outOfSequence(s, level)
+		return
+	}
 	if d.recOpen && (level < d.recLevel || (level == d.recLevel && p.open != nil)) {
 		d.finishRecord()
 	}
@@ -318,19 +324,21 @@ func (d *Decoder) store(level int, s *Segment) {
 		return
 	}
 	if f.loop != nil {
-		// A context loop already shared by earlier records: the segment is out
-		// of sequence.
-		pos := s.Pos()
-		pos.Loop = f.def.id
-		e := &SyntaxError{Pos: pos, Err: ErrLoop, IK3: "7", detail: "segment out of sequence: loop " + f.def.id + " has already been used by a record"}
-		if d.Lenient {
-			d.warn(e)
-		} else {
-			d.emit(nil, e)
-		}
+		d.outOfSequence(s, level)
 		return
 	}
 	d.ctx.add(*s, ctx, f.inst, d.maxRecord())
+}
+
+// outOfSequence reports a segment of a context loop that records already
+// share: it cannot be added to it any more. The segment is dropped; inside a
+// record it spoils the record (strict mode).
+func (d *Decoder) outOfSequence(s *Segment, level int) {
+	id := d.stack[level].def.id
+	pos := s.Pos()
+	pos.Loop = id
+	e := &SyntaxError{Pos: pos, Err: ErrLoop, IK3: "7", detail: "segment out of sequence: loop " + id + " has already been used by a record"}
+	d.problem(e)
 }
 
 // problem reports a structural finding in the unit being built: an error that
