@@ -30,12 +30,12 @@ func TestDecoderErrorsCarryNoPHI(t *testing.T) {
 		{"CLM*L*100***11:B:1", "HI*ABK:J449", "LX*1", "SV1*HC:99213*100*UN*1", "DTP*472*D8*20240110", "LIN**N4*" + c, "CTP****" + c + "*UN"},
 	}
 	head := append([]string(nil), decHead837...)
-	head[10] = name
-	head[11] = "DMG*D8*" + c + "*F"
+	head[11] = name
+	head[12] = "DMG*D8*" + c + "*F"
 	var input []byte
 	input = append(input, decInterchange("005010X222A1", append(append([]string(nil), head...), decClaim("Z")...))...)
 	body := append([]string(nil), decHead837...)
-	body[10] = name
+	body[11] = name
 	for _, cl := range bad837 {
 		body = append(body, cl...)
 	}

@@ -139,6 +139,7 @@ func decInterchange(conv string, bodies ...[]string) []byte {
 var decHead837 = []string{
 	"BHT*0019*00*B1*20240115*1200*CH",
 	"NM1*41*2*SUBMITTER*****46*S1",
+	"PER*IC*EDI DESK*TE*5555550100",
 	"NM1*40*2*RECEIVER*****46*R1",
 	"HL*1**20*1",
 	"NM1*85*2*BILLING*****XX*1234567893",
@@ -300,13 +301,13 @@ func TestDecoderErrors(t *testing.T) {
 			[]string{decFail("Loop", "4//", "LX 2400"), decOk(P, "B")}},
 		{"51 lines, lenient", decInterchange("005010X222A1", decP837(decManyLines("A", 51), decClaim("B"))), func(d *Decoder) { d.Lenient = true },
 			[]string{decOk(P, "A"), decOk(P, "B")}},
-		{"subscriber without 2010BA", decInterchange("005010X222A1", append(append(append([]string(nil), decHead837[:10]...), decHead837[12:]...), append(decClaim("A"), decClaim("B")...)...)), nil,
+		{"subscriber without 2010BA", decInterchange("005010X222A1", append(append(append([]string(nil), decHead837[:11]...), decHead837[13:]...), append(decClaim("A"), decClaim("B")...)...)), nil,
 			[]string{decFail("Missing", "3//", "NM1 2000B"), decFail("Context", "//", "CLM 2300"), decFail("Context", "//", "CLM 2300")}},
 		{"header without BHT", decInterchange("005010X222A1", append(append([]string(nil), decHead837[1:]...), decClaim("A")...)), nil,
 			[]string{decFail("Missing", "3//", "BHT HEADER"), decFail("Context", "//", "CLM 2300")}},
-		{"bad birth date in context", decInterchange("005010X222A1", append(append(append([]string(nil), decHead837[:11]...), append([]string{"DMG*D8*19801301*F"}, decHead837[12:]...)...), decClaim("A")...)), nil,
+		{"bad birth date in context", decInterchange("005010X222A1", append(append(append([]string(nil), decHead837[:12]...), append([]string{"DMG*D8*19801301*F"}, decHead837[13:]...)...), decClaim("A")...)), nil,
 			[]string{decFail("Invalid", "8/8/", "DMG 2010BA 2"), decFail("Context", "//", "CLM 2300")}},
-		{"patient loop without PAT01", decInterchange("005010X222A1", append(append([]string(nil), decHead837[:8]...), append([]string{"HL*2*1*22*1", "SBR*P", "NM1*IL*1*DOE*JOHN****MI*M1", "NM1*PR*2*PAYER*****PI*99999", "HL*3*2*23*0", "PAT", "NM1*QC*1*DOE*KID"}, decClaim("A")...)...)), nil,
+		{"patient loop without PAT01", decInterchange("005010X222A1", append(append([]string(nil), decHead837[:9]...), append([]string{"HL*2*1*22*1", "SBR*P", "NM1*IL*1*DOE*JOHN****MI*M1", "NM1*PR*2*PAYER*****PI*99999", "HL*3*2*23*0", "PAT", "NM1*QC*1*DOE*KID"}, decClaim("A")...)...)), nil,
 			[]string{decFail("Required", "8/1/", "PAT 2000C 1"), decFail("Context", "//", "CLM 2300")}},
 		{"unsupported transaction then a good one", append(decInterchange("005010X279A1", []string{"BHT*0022*13"}), decInterchange("005010X222A1", decP837(decClaim("A")))...), nil,
 			[]string{decFail("Unsupported", "//1", "ST "), decOk(P, "A")}},
@@ -331,9 +332,9 @@ func TestDecoderErrors(t *testing.T) {
 
 // decManyLines is an 837P decClaim with n service lines.
 func decManyLines(id string, n int) []string {
-	c := []string{"CLM*" + id + "*100***11:B:1", "HI*ABK:J449"}
+	c := []string{"CLM*" + id + "*100***11:B:1*Y*A*Y*Y", "HI*ABK:J449"}
 	for i := 1; i <= n; i++ {
-		c = append(c, "LX*"+decFmtInt(i), "SV1*HC:99213*1*UN*1", "DTP*472*D8*20240110")
+		c = append(c, "LX*"+decFmtInt(i), "SV1*HC:99213*1*UN*1***1", "DTP*472*D8*20240110")
 	}
 	return c
 }
