@@ -303,6 +303,10 @@ func breakCases() []breakCase {
 		{"patient telecom without value", "patient", add("telecom", `{"system":"phone"}`), []want{e("Patient.telecom.value.min", "Patient.telecom[0].value")}},
 		{"patient race without text", "patient", add("extension", `{"url":"http://hl7.org/fhir/us/core/StructureDefinition/us-core-race","extension":[{"url":"ombCategory","valueCoding":{"system":"urn:oid:2.16.840.1.113883.6.238","code":"2106-3"}}]}`),
 			[]want{e("Patient.extension:race.extension:text.min", "Patient.extension[0].extension")}},
+		{"patient birth sex as a string", "patient", add("extension", `{"url":"http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex","valueString":"F"}`),
+			[]want{e("Patient.extension:birthsex.value[x].type", "Patient.extension[0].valueString")}},
+		{"patient two ethnicities", "patient", all(add("extension", `{"url":"http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity","extension":[{"url":"text","valueString":"x"}]}`), dup("extension.0")),
+			[]want{e("Patient.extension:ethnicity.max", "Patient.extension")}},
 		{"patient with race (control)", "patient", add("extension", `{"url":"http://hl7.org/fhir/us/core/StructureDefinition/us-core-race","extension":[{"url":"ombCategory","valueCoding":{"system":"urn:oid:2.16.840.1.113883.6.238","code":"2106-3"}},{"url":"text","valueString":"White"}]}`), nil},
 
 		// C4BB Organization (+ US Core Organization).
@@ -369,6 +373,13 @@ func breakCases() []breakCase {
 			[]want{e("PractitionerRole.extension:network-reference.value[x].type", "PractitionerRole.extension[0].valueString")}},
 		{"plannet role not accepting, with characteristics", "plannet-practitionerrole", set("extension.1.extension.0.valueCodeableConcept.coding.0.code", "nopt"),
 			[]want{w("new-patients-characteristics.nopt", "PractitionerRole.extension[1]")}},
+		{"plannet role not accepting (published code no), with characteristics", "plannet-practitionerrole", set("extension.1.extension.0.valueCodeableConcept.coding.0.code", "no"),
+			[]want{e("new-patients-characteristics", "PractitionerRole.extension[1]"),
+				e("PractitionerRole.extension:newpatients.extension:acceptingPatients.value[x].binding", "PractitionerRole.extension[1].extension[0].valueCodeableConcept")}},
+		{"plannet role qualification without code", "plannet-practitionerrole", add("extension", `{"url":"`+pnSD+`qualification","extension":[{"url":"status","valueCode":"active"}]}`),
+			[]want{e("PractitionerRole.extension:qualification.extension:code.min", "PractitionerRole.extension[2].extension")}},
+		{"plannet role healthcareService a Location", "plannet-practitionerrole", set("healthcareService", `[{"reference":"Location/l1"}]`),
+			[]want{e("PractitionerRole.healthcareService.target", "PractitionerRole.healthcareService[0]")}},
 		{"plannet role practitioner a Patient", "plannet-practitionerrole", set("practitioner.reference", "Patient/p1"), []want{e("PractitionerRole.practitioner.target", "PractitionerRole.practitioner")}},
 		{"plannet role qualification status inactive", "plannet-practitionerrole", add("extension", `{"url":"`+pnSD+`qualification","extension":[{"url":"code","valueCodeableConcept":`+cc("http://nucc.org/provider-taxonomy", "207Q00000X")+`},{"url":"status","valueCode":"inactive"}]}`),
 			[]want{e("PractitionerRole.extension:qualification.extension:status.value[x].fixed", "PractitionerRole.extension[2].extension[1].valueCode")}},
@@ -381,6 +392,9 @@ func breakCases() []breakCase {
 		{"plannet plan type missing", "plannet-insuranceplan", del("type"), []want{e("InsurancePlan.type.min", "InsurancePlan.type")}},
 		{"plannet plan draft", "plannet-insuranceplan", set("status", "draft"), []want{e("InsurancePlan.status.fixed", "InsurancePlan.status")}},
 		{"plannet endpoint off", "plannet-endpoint", set("status", "off"), []want{e("Endpoint.status.fixed", "Endpoint.status")}},
+		{"plannet endpoint connection type missing", "plannet-endpoint", del("connectionType"), []want{e("Endpoint.connectionType.min", "Endpoint.connectionType")}},
+		{"plannet endpoint address missing", "plannet-endpoint", del("address"), []want{e("Endpoint.address.min", "Endpoint.address")}},
+		{"plannet service location an Organization", "plannet-healthcareservice", set("location.0.reference", "Organization/o1"), []want{e("HealthcareService.location.target", "HealthcareService.location[0]")}},
 		{"plannet endpoint two payload types", "plannet-endpoint", dup("payloadType.0"), []want{e("Endpoint.payloadType.max", "Endpoint.payloadType")}},
 		{"plannet affiliation without organizations", "plannet-organizationaffiliation", all(del("organization"), del("participatingOrganization")),
 			[]want{e("organization-or-participatingOrganization", "OrganizationAffiliation.organization")}},
@@ -694,6 +708,9 @@ func TestUSCoreDirect(t *testing.T) {
 	if fs := check.Resource(strict(t, enc)); len(fs) != 0 {
 		t.Errorf("US Core Encounter: %s", check.Report(fs))
 	}
+	enc["identifier"] = []any{map[string]any{"value": "E1"}}
+	matchFindings(t, check.Resource(toProto(t, enc)), []want{e("Encounter.identifier.system.min", "Encounter.identifier[0].system")})
+	delete(enc, "identifier")
 	delete(enc, "type")
 	set("subject.reference", "Group/g")(t, enc)
 	matchFindings(t, check.Resource(toProto(t, enc)), []want{e("Encounter.type.min", "Encounter.type"), e("Encounter.subject.target", "Encounter.subject")})

@@ -67,11 +67,10 @@ func (c card) eval(r *run, at node, id string) {
 	}
 }
 
-// required (1..1), atLeast1 (1..*), atMost1 (0..1) and forbidden (0..0) are
-// shorthands for common cardinalities.
+// required (1..1), atLeast1 (1..*) and forbidden (0..0) are shorthands for
+// common cardinalities.
 func required(path string) card  { return card{path: path, min: 1, max: 1} }
 func atLeast1(path string) card  { return card{path: path, min: 1, max: -1} }
-func atMost1(path string) card   { return card{path: path, min: 0, max: 1} }
 func forbidden(path string) card { return card{path: path, min: 0, max: 0} }
 
 // fixedCode requires every instance at path (a code primitive) to be code.
@@ -183,35 +182,6 @@ func (v *valueSet) withFormat(system, re string) *valueSet {
 		v.format = map[string]*regexp.Regexp{}
 	}
 	v.format[system] = regexp.MustCompile(re)
-	return v
-}
-
-// union returns a value set holding every entry of the given sets.
-func union(name string, sets ...*valueSet) *valueSet {
-	v := &valueSet{name: name, systems: map[string]map[string]bool{}}
-	for _, s := range sets {
-		for sys, codes := range s.systems {
-			if codes == nil {
-				v.systems[sys] = nil
-				continue
-			}
-			if cur, ok := v.systems[sys]; ok && cur == nil {
-				continue
-			}
-			if v.systems[sys] == nil {
-				v.systems[sys] = map[string]bool{}
-			}
-			for c := range codes {
-				v.systems[sys][c] = true
-			}
-		}
-		for sys, re := range s.format {
-			if v.format == nil {
-				v.format = map[string]*regexp.Regexp{}
-			}
-			v.format[sys] = re
-		}
-	}
 	return v
 }
 

@@ -217,9 +217,10 @@ func uintValue(m protoreflect.Message) (uint64, bool) {
 		return 0, false
 	}
 	switch f.Kind() {
-	case protoreflect.Uint32Kind, protoreflect.Uint64Kind:
+	case protoreflect.Uint32Kind, protoreflect.Uint64Kind, protoreflect.Fixed32Kind, protoreflect.Fixed64Kind:
 		return m.Get(f).Uint(), true
-	case protoreflect.Int32Kind, protoreflect.Int64Kind:
+	case protoreflect.Int32Kind, protoreflect.Int64Kind, protoreflect.Sint32Kind, protoreflect.Sint64Kind,
+		protoreflect.Sfixed32Kind, protoreflect.Sfixed64Kind:
 		v := m.Get(f).Int()
 		if v < 0 {
 			return 0, false
