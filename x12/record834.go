@@ -153,15 +153,15 @@ func context834(b *binding, l *Loop) any {
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
-		switch s.ID() {
-		case "BGN":
+		switch s.code {
+		case cBGN:
 			h.Purpose, h.Reference, h.Date = b.req(s, 1), b.req(s, 2), b.date(s, 3, true)
 			h.Time, h.TimeZone, h.OriginalReference, h.Action = s.Element(4), s.Element(5), s.Element(6), s.Element(8)
-		case "REF":
+		case cREF:
 			h.Refs = append(h.Refs, b.ref(s))
-		case "DTP":
+		case cDTP:
 			h.Dates = append(h.Dates, b.dtp(s))
-		case "QTY":
+		case cQTY:
 			h.Quantities = append(h.Quantities, b.qty(s))
 		}
 	}
@@ -193,8 +193,8 @@ func record834(b *binding, base recordBase) Record {
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
-		switch s.ID() {
-		case "INS":
+		switch s.code {
+		case cINS:
 			m.Subscriber, m.Relationship, m.MaintenanceType = b.req(s, 1), b.req(s, 2), b.req(s, 3)
 			b.oneOf(s, 1, m.Subscriber, "Y", "N")
 			m.MaintenanceReason, m.BenefitStatus = s.Element(4), s.Element(5)
@@ -205,9 +205,9 @@ func record834(b *binding, base recordBase) Record {
 			if m.DeathDate != "" {
 				b.dated(s, 12, m.DeathDateFormat, m.DeathDate)
 			}
-		case "REF":
+		case cREF:
 			m.Refs = append(m.Refs, b.ref(s))
-		case "DTP":
+		case cDTP:
 			m.Dates = append(m.Dates, b.dtp(s))
 		}
 	}
@@ -248,10 +248,10 @@ func record834(b *binding, base recordBase) Record {
 			var sc fields
 			for _, seg := range c.Segments {
 				s := sc.split(seg)
-				switch s.ID() {
-				case "DSB":
+				switch s.code {
+				case cDSB:
 					d.Type, d.DiagnosisQualifier, d.Diagnosis = b.req(s, 1), s.Element(7), s.Element(8)
-				case "DTP":
+				case cDTP:
 					d.Dates = append(d.Dates, b.dtp(s))
 				}
 			}
@@ -264,12 +264,12 @@ func record834(b *binding, base recordBase) Record {
 				var sc fields
 				for _, seg := range cat.Segments {
 					s := sc.split(seg)
-					switch s.ID() {
-					case "N1":
+					switch s.code {
+					case cN1:
 						rc.Name = s.Element(2)
-					case "REF":
+					case cREF:
 						rc.Refs = append(rc.Refs, b.ref(s))
-					case "DTP":
+					case cDTP:
 						rc.Dates = append(rc.Dates, b.dtp(s))
 					}
 				}
@@ -285,17 +285,17 @@ func (b *binding) coverage834(l *Loop) Coverage834 {
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
-		switch s.ID() {
-		case "HD":
+		switch s.code {
+		case cHD:
 			cv.MaintenanceType, cv.InsuranceLine = b.req(s, 1), b.req(s, 3)
 			cv.PlanDescription, cv.CoverageLevel, cv.LateEnrollment = s.Element(4), s.Element(5), s.Element(9)
-		case "DTP":
+		case cDTP:
 			cv.Dates = append(cv.Dates, b.dtp(s))
-		case "AMT":
+		case cAMT:
 			cv.Amounts = append(cv.Amounts, b.amt(s))
-		case "REF":
+		case cREF:
 			cv.Refs = append(cv.Refs, b.ref(s))
-		case "IDC":
+		case cIDC:
 			cv.IDCards = append(cv.IDCards, IDCard{PlanDescription: s.Element(1), CardType: s.Element(2), Quantity: s.Element(3), Action: s.Element(4)})
 		}
 	}
@@ -313,15 +313,15 @@ func (b *binding) coverage834(l *Loop) Coverage834 {
 			var sc fields
 			for _, seg := range c.Segments {
 				s := sc.split(seg)
-				switch s.ID() {
-				case "COB":
+				switch s.code {
+				case cCOB:
 					cob.PayerResponsibility, cob.PolicyNumber, cob.Coordination = b.req(s, 1), s.Element(2), b.req(s, 3)
 					for r := 1; r <= s.Repetitions(4); r++ {
 						cob.ServiceTypes = append(cob.ServiceTypes, s.RepetitionComponent(4, r, 0))
 					}
-				case "REF":
+				case cREF:
 					cob.Refs = append(cob.Refs, b.ref(s))
-				case "DTP":
+				case cDTP:
 					cob.Dates = append(cob.Dates, b.dtp(s))
 				}
 			}

@@ -179,12 +179,12 @@ func context835(b *binding, l *Loop) any {
 		var sc fields
 		for _, seg := range l.Segments {
 			s := sc.split(seg)
-			switch s.ID() {
-			case "CUR":
+			switch s.code {
+			case cCUR:
 				h.Currency = s.Element(2)
-			case "REF":
+			case cREF:
 				h.Refs = append(h.Refs, b.ref(s))
-			case "DTM":
+			case cDTM:
 				h.Dates = append(h.Dates, b.dtm(s))
 			}
 		}
@@ -243,31 +243,31 @@ func record835(b *binding, base recordBase) Record {
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
-		switch s.ID() {
-		case "CLP":
+		switch s.code {
+		case cCLP:
 			c.PatientControlNumber, c.Status = b.req(s, 1), b.req(s, 2)
 			c.TotalCharge, c.Payment, c.PatientResponsibility = b.amount(s, 3, true), b.amount(s, 4, true), b.amount(s, 5, false)
 			c.ClaimFilingIndicator, c.PayerClaimControlNumber = s.Element(6), s.Element(7)
 			c.FacilityCode, c.FrequencyCode = s.Element(8), s.Element(9)
 			c.DRGCode, c.DRGWeight, c.DischargeFraction = s.Element(11), s.Element(12), s.Element(13)
 			b.oneOf(s, 2, c.Status, "1", "2", "3", "4", "19", "20", "21", "22", "23", "25")
-		case "CAS":
+		case cCAS:
 			c.Adjustments = b.cas(c.Adjustments, s)
-		case "NM1":
+		case cNM1:
 			c.Entities = append(c.Entities, nm1(s))
-		case "MIA":
+		case cMIA:
 			c.Inpatient = mia(b, s)
-		case "MOA":
+		case cMOA:
 			c.Outpatient = moa(b, s)
-		case "REF":
+		case cREF:
 			c.Refs = append(c.Refs, b.ref(s))
-		case "DTM":
+		case cDTM:
 			c.Dates = append(c.Dates, b.dtm(s))
-		case "PER":
+		case cPER:
 			c.Contacts = append(c.Contacts, per(s))
-		case "AMT":
+		case cAMT:
 			c.Amounts = append(c.Amounts, b.amt(s))
-		case "QTY":
+		case cQTY:
 			c.Quantities = append(c.Quantities, b.qty(s))
 		}
 	}
@@ -282,8 +282,8 @@ func record835(b *binding, base recordBase) Record {
 		var sc fields
 		for _, seg := range ch.Segments {
 			s := sc.split(seg)
-			switch s.ID() {
-			case "SVC":
+			switch s.code {
+			case cSVC:
 				sp.Procedure = b.procedure(s, 1)
 				b.reqComp(s, 1, 1)
 				b.reqComp(s, 1, 2)
@@ -295,17 +295,17 @@ func record835(b *binding, base recordBase) Record {
 				}
 				b.units(s, 5)
 				b.units(s, 7)
-			case "DTM":
+			case cDTM:
 				sp.Dates = append(sp.Dates, b.dtm(s))
-			case "CAS":
+			case cCAS:
 				sp.Adjustments = b.cas(sp.Adjustments, s)
-			case "REF":
+			case cREF:
 				sp.Refs = append(sp.Refs, b.ref(s))
-			case "AMT":
+			case cAMT:
 				sp.Amounts = append(sp.Amounts, b.amt(s))
-			case "QTY":
+			case cQTY:
 				sp.Quantities = append(sp.Quantities, b.qty(s))
-			case "LQ":
+			case cLQ:
 				sp.Remarks = append(sp.Remarks, Remark{Qualifier: b.req(s, 1), Code: b.req(s, 2)})
 			}
 		}

@@ -368,10 +368,10 @@ func context837(b *binding, l *Loop) any {
 		var sc fields
 		for _, seg := range l.Segments {
 			s := sc.split(seg)
-			switch s.ID() {
-			case "PRV":
+			switch s.code {
+			case cPRV:
 				p.Specialty = prv(s)
-			case "CUR":
+			case cCUR:
 				p.Currency = s.Element(2)
 			}
 		}
@@ -443,8 +443,8 @@ func record837(b *binding, base recordBase) Record {
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
-		switch s.ID() {
-		case "CLM":
+		switch s.code {
+		case cCLM:
 			c.PatientControlNumber = b.req(s, 1)
 			c.TotalCharge = b.amount(s, 2, true)
 			c.FacilityCode = b.reqComp(s, 5, 1)
@@ -455,32 +455,32 @@ func record837(b *binding, base recordBase) Record {
 			c.RelatedCauses = b.components(s, 11, 1, 3)
 			c.AccidentState, c.AccidentCountry = s.Component(11, 4), s.Component(11, 5)
 			c.SpecialProgram, c.DelayReason = s.Element(12), s.Element(20)
-		case "DTP":
+		case cDTP:
 			b.dates = append(b.dates, b.dtp(s))
-		case "REF":
+		case cREF:
 			b.refs = append(b.refs, b.ref(s))
-		case "AMT":
+		case cAMT:
 			b.amts = append(b.amts, b.amt(s))
-		case "NTE":
+		case cNTE:
 			c.Notes = append(c.Notes, nte(s))
-		case "PWK":
+		case cPWK:
 			c.Attachments = append(c.Attachments, pwk(s))
-		case "CN1":
+		case cCN1:
 			c.Contract = &Contract{Type: b.req(s, 1), Amount: b.amount(s, 2, false), Percent: s.Element(3),
 				Code: s.Element(4), Discount: s.Element(5), Version: s.Element(6)}
-		case "CL1":
+		case cCL1:
 			c.Institutional = &InstitutionalInfo{AdmissionType: s.Element(1), AdmissionSource: s.Element(2), PatientStatus: s.Element(3)}
-		case "CR1":
+		case cCR1:
 			c.Ambulance = &AmbulanceTransport{WeightUnit: s.Element(1), Weight: s.Element(2), Reason: s.Element(4),
 				DistanceUnit: s.Element(5), Distance: s.Element(6), RoundTripPurpose: s.Element(9), StretcherPurpose: s.Element(10)}
-		case "CRC":
+		case cCRC:
 			c.Conditions = append(c.Conditions, ConditionIndicator{Category: b.req(s, 1), Applies: s.Element(2),
 				Conditions: elements(s, 3, 4, 5, 6, 7)})
-		case "HI":
+		case cHI:
 			c.Codes = b.hi(c.Codes, s)
-		case "DN1":
+		case cDN1:
 			c.Orthodontics = &Orthodontics{TotalMonths: s.Element(1), RemainingMonths: s.Element(2), Indicator: s.Element(3), Description: s.Element(4)}
-		case "DN2":
+		case cDN2:
 			c.ToothStatus = append(c.ToothStatus, ToothStatus{Tooth: b.req(s, 1), Status: b.req(s, 2), CodeQualifier: s.Element(4)})
 		}
 	}
@@ -538,8 +538,8 @@ func (b *binding) hi(dst []HealthCareCode, s *fields) []HealthCareCode {
 		h := HealthCareCode{Qualifier: b.reqComp(s, i, 1), Code: b.reqComp(s, i, 2), DateFormat: s.Component(i, 3),
 			Date: s.Component(i, 4), Amount: b.compAmount(s, i, 5), Quantity: s.Component(i, 6), PresentOnAdmission: s.Component(i, 9)}
 		if h.Date != "" && b.err == nil {
-			if _, err := ParsePeriod(h.DateFormat, h.Date); err != nil {
-				b.invalid(s, i, 4, dateIK4(h.DateFormat, err), "is not a valid date", h.Date)
+			if ik4 := checkPeriod(h.DateFormat, h.Date); ik4 != "" {
+				b.invalid(s, i, 4, ik4, "is not a valid date", h.Date)
 			}
 		}
 		dst = append(dst, h)
@@ -553,10 +553,10 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
-		switch s.ID() {
-		case "LX":
+		switch s.code {
+		case cLX:
 			ln.LineNumber = b.req(s, 1)
-		case "SV1":
+		case cSV1:
 			b.prof = append(b.prof, ProfessionalService{Procedure: b.procedure(s, 1), Charge: b.amount(s, 2, true),
 				UnitBasis: s.Element(3), Units: s.Element(4), PlaceOfService: s.Element(5),
 				DiagnosisPointers: b.components(s, 7, 1, 4), Emergency: s.Element(9), EPSDT: s.Element(11),
@@ -565,7 +565,7 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 			b.reqComp(s, 1, 1)
 			b.reqComp(s, 1, 2)
 			b.units(s, 4)
-		case "SV2":
+		case cSV2:
 			sv := &InstitutionalService{RevenueCode: b.req(s, 1), Charge: b.amount(s, 3, true), UnitBasis: s.Element(4),
 				Units: s.Element(5), UnitRate: b.amount(s, 6, false), NonCoveredCharge: b.amount(s, 7, false)}
 			if s.Element(2) != "" {
@@ -574,26 +574,26 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 			}
 			b.units(s, 5)
 			ln.Institutional = sv
-		case "SV3":
+		case cSV3:
 			ln.Dental = &DentalService{Procedure: b.procedure(s, 1), Charge: b.amount(s, 2, true), PlaceOfService: s.Element(3),
 				OralCavity: b.components(s, 4, 1, 5), Prosthesis: s.Element(5), Units: s.Element(6),
 				DiagnosisPointers: b.components(s, 11, 1, 4)}
 			b.reqComp(s, 1, 1)
 			b.reqComp(s, 1, 2)
 			b.units(s, 6)
-		case "TOO":
+		case cTOO:
 			ln.Teeth = append(ln.Teeth, Tooth{CodeQualifier: s.Element(1), Tooth: b.req(s, 2), Surfaces: b.components(s, 3, 1, 5)})
-		case "DTP":
+		case cDTP:
 			b.dates = append(b.dates, b.dtp(s))
-		case "REF":
+		case cREF:
 			b.refs = append(b.refs, b.ref(s))
-		case "AMT":
+		case cAMT:
 			b.amts = append(b.amts, b.amt(s))
-		case "QTY":
+		case cQTY:
 			b.qtys = append(b.qtys, b.qty(s))
-		case "NTE":
+		case cNTE:
 			ln.Notes = append(ln.Notes, nte(s))
-		case "PWK":
+		case cPWK:
 			ln.Attachments = append(ln.Attachments, pwk(s))
 		}
 	}
@@ -618,13 +618,13 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 			var sc fields
 			for _, seg := range ch.Segments {
 				s := sc.split(seg)
-				switch s.ID() {
-				case "LIN":
+				switch s.code {
+				case cLIN:
 					d.ProductQualifier, d.ProductID = b.req(s, 2), b.req(s, 3)
-				case "CTP":
+				case cCTP:
 					d.Quantity, d.UnitBasis = b.req(s, 4), b.reqComp(s, 5, 1)
 					b.units(s, 4)
-				case "REF":
+				case cREF:
 					d.Refs = append(d.Refs, b.ref(s))
 				}
 			}
@@ -637,16 +637,16 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 			var sc fields
 			for _, seg := range ch.Segments {
 				s := sc.split(seg)
-				switch s.ID() {
-				case "SVD":
+				switch s.code {
+				case cSVD:
 					a.OtherPayerID, a.Paid, a.Procedure = b.req(s, 1), b.amount(s, 2, true), b.procedure(s, 3)
 					a.RevenueCode, a.PaidUnits, a.BundledLineNumber = s.Element(4), s.Element(5), s.Element(6)
 					b.units(s, 5)
-				case "CAS":
+				case cCAS:
 					a.Adjustments = b.cas(a.Adjustments, s)
-				case "DTP":
+				case cDTP:
 					a.Dates = append(a.Dates, b.dtp(s))
-				case "AMT":
+				case cAMT:
 					a.Amounts = append(a.Amounts, b.amt(s))
 				}
 			}
@@ -675,18 +675,18 @@ func (b *binding) otherSubscriber837(l *Loop) OtherSubscriber837 {
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
-		switch s.ID() {
-		case "SBR":
+		switch s.code {
+		case cSBR:
 			o.SubscriberInfo = b.sbr(s)
-		case "CAS":
+		case cCAS:
 			o.Adjustments = b.cas(o.Adjustments, s)
-		case "AMT":
+		case cAMT:
 			o.Amounts = append(o.Amounts, b.amt(s))
-		case "OI":
+		case cOI:
 			o.OtherInsurance = &OtherInsurance{BenefitsAssignment: s.Element(3), PatientSignatureSource: s.Element(4), ReleaseOfInformation: s.Element(6)}
-		case "MIA":
+		case cMIA:
 			o.Inpatient = mia(b, s)
-		case "MOA":
+		case cMOA:
 			o.Outpatient = moa(b, s)
 		}
 	}

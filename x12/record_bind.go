@@ -1,7 +1,6 @@
 package x12
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -55,21 +54,22 @@ func cut[T any](slab []T, start int) []T {
 func (b *binding) prealloc(l *Loop) (nHI int) {
 	var nDTP, nREF, nAMT, nQTY, nSV1 int
 	l.Walk(func(x *Loop) bool {
-		for _, s := range x.Segments {
-			switch s.ID() {
-			case "DTP":
+		for i := range x.Segments {
+			s := &x.Segments[i]
+			switch segCode(s) {
+			case cDTP:
 				nDTP++
-			case "REF":
+			case cREF:
 				nREF++
-			case "AMT":
+			case cAMT:
 				nAMT++
-			case "QTY":
+			case cQTY:
 				nQTY++
-			case "HI":
+			case cHI:
 				if x == l {
 					nHI += s.Len()
 				}
-			case "SV1":
+			case cSV1:
 				nSV1++
 			}
 		}
@@ -193,7 +193,7 @@ func (b *binding) date(s *fields, i int, required bool) string {
 		}
 		return ""
 	}
-	if _, ok := parseYMD(v); !ok {
+	if !checkYMD(v) {
 		b.invalid(s, i, 0, "8", "is not a CCYYMMDD date", v)
 	}
 	return v
@@ -204,12 +204,12 @@ func (b *binding) dated(s *fields, i int, format, v string) {
 	if v == "" || b.err != nil {
 		return
 	}
-	if _, err := ParsePeriod(format, v); err != nil {
-		if errors.Is(err, errFormat) {
-			b.invalid(s, i-1, 0, "7", "is not a date/time format qualifier", format)
-			return
-		}
-		b.invalid(s, i, 0, dateIK4(format, err), "does not match its format "+knownFormat(format), v)
+	switch ik4 := checkPeriod(format, v); ik4 {
+	case "":
+	case "7":
+		b.invalid(s, i-1, 0, "7", "is not a date/time format qualifier", format)
+	default:
+		b.invalid(s, i, 0, ik4, "does not match its format "+knownFormat(format), v)
 	}
 }
 
@@ -415,36 +415,36 @@ func (b *binding) party(l *Loop) Party {
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
-		switch s.ID() {
-		case "NM1":
+		switch s.code {
+		case cNM1:
 			if !seenName {
 				p.Entity, seenName = nm1(s), true
 			}
-		case "N1":
+		case cN1:
 			if !seenName {
 				p.Entity, seenName = n1(s), true
 			}
-		case "N3":
+		case cN3:
 			if p.Address == nil {
 				p.Address = &Address{}
 			}
 			p.Address.Line1, p.Address.Line2 = b.req(s, 1), s.Element(2)
-		case "N4":
+		case cN4:
 			if p.Address == nil {
 				p.Address = &Address{}
 			}
 			a := p.Address
 			a.City, a.State, a.PostalCode, a.Country = s.Element(1), s.Element(2), s.Element(3), s.Element(4)
 			a.LocationQualifier, a.LocationID, a.CountrySubdivision = s.Element(5), s.Element(6), s.Element(7)
-		case "REF":
+		case cREF:
 			b.refs = append(b.refs, b.ref(s))
-		case "PER":
+		case cPER:
 			p.Contacts = append(p.Contacts, per(s))
-		case "PRV":
+		case cPRV:
 			p.Provider = prv(s)
-		case "DMG":
+		case cDMG:
 			p.Demographics = b.dmg(s)
-		case "DTP":
+		case cDTP:
 			b.dates = append(b.dates, b.dtp(s))
 		}
 	}
@@ -484,6 +484,56 @@ func (b *binding) missingSegment(l *Loop, id, detail string) {
 	b.fail(&SyntaxError{Pos: p, Err: ErrMissingSegment, IK3: "3", detail: detail})
 }
 
+// Segment id codes the binders switch on (comparing codes is cheaper than
+// comparing id strings).
+var (
+	cAMT = mustCode("AMT")
+	cBGN = mustCode("BGN")
+	cCAS = mustCode("CAS")
+	cCL1 = mustCode("CL1")
+	cCLM = mustCode("CLM")
+	cCLP = mustCode("CLP")
+	cCN1 = mustCode("CN1")
+	cCOB = mustCode("COB")
+	cCR1 = mustCode("CR1")
+	cCRC = mustCode("CRC")
+	cCTP = mustCode("CTP")
+	cCUR = mustCode("CUR")
+	cDMG = mustCode("DMG")
+	cDN1 = mustCode("DN1")
+	cDN2 = mustCode("DN2")
+	cDSB = mustCode("DSB")
+	cDTM = mustCode("DTM")
+	cDTP = mustCode("DTP")
+	cHD  = mustCode("HD")
+	cHI  = mustCode("HI")
+	cIDC = mustCode("IDC")
+	cINS = mustCode("INS")
+	cLIN = mustCode("LIN")
+	cLQ  = mustCode("LQ")
+	cLX  = mustCode("LX")
+	cMIA = mustCode("MIA")
+	cMOA = mustCode("MOA")
+	cN1  = mustCode("N1")
+	cN3  = mustCode("N3")
+	cN4  = mustCode("N4")
+	cNM1 = mustCode("NM1")
+	cNTE = mustCode("NTE")
+	cOI  = mustCode("OI")
+	cPER = mustCode("PER")
+	cPRV = mustCode("PRV")
+	cPWK = mustCode("PWK")
+	cQTY = mustCode("QTY")
+	cREF = mustCode("REF")
+	cSBR = mustCode("SBR")
+	cSV1 = mustCode("SV1")
+	cSV2 = mustCode("SV2")
+	cSV3 = mustCode("SV3")
+	cSVC = mustCode("SVC")
+	cSVD = mustCode("SVD")
+	cTOO = mustCode("TOO")
+)
+
 // maxSplit is the number of elements fields indexes; later ones are read from
 // the segment (no 5010 health care segment the binders read goes beyond).
 const maxSplit = 31
@@ -492,6 +542,7 @@ const maxSplit = 31
 // elements in constant time. Strings share the owned segment's memory.
 type fields struct {
 	seg       Segment
+	code      uint16 // segment id code
 	s         string
 	end       [maxSplit + 1]int32 // end[i] is the offset just after element i (0: the id)
 	n         int                 // number of elements after the id (as present)
@@ -501,6 +552,7 @@ type fields struct {
 // split splits s into f and returns f.
 func (f *fields) split(s Segment) *fields {
 	f.seg = s
+	f.code = segCode(&s)
 	raw := s.Raw()
 	f.s = ""
 	if len(raw) > 0 {

@@ -89,16 +89,71 @@ func digitsN(s string, n int) (int, bool) {
 }
 
 func parseYMD(s string) (time.Time, bool) {
-	if len(s) != 8 {
+	y, m, d, ok := splitYMD(s)
+	if !ok {
 		return time.Time{}, false
+	}
+	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC), true
+}
+
+// splitYMD checks a CCYYMMDD date and returns its parts.
+func splitYMD(s string) (y, m, d int, ok bool) {
+	if len(s) != 8 {
+		return 0, 0, 0, false
 	}
 	y, ok1 := digitsN(s, 4)
 	m, ok2 := digitsN(s[4:], 2)
 	d, ok3 := digitsN(s[6:], 2)
 	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
-		return time.Time{}, false
+		return 0, 0, 0, false
 	}
-	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC), true
+	return y, m, d, true
+}
+
+// checkYMD reports whether s is a valid CCYYMMDD date (no time.Time built).
+func checkYMD(s string) bool {
+	_, _, _, ok := splitYMD(s)
+	return ok
+}
+
+// checkHM reports whether s is a valid HHMM time.
+func checkHM(s string) bool {
+	h, ok1 := digitsN(s, 2)
+	m, ok2 := digitsN(s[2:], 2)
+	return len(s) == 4 && ok1 && ok2 && h <= 23 && m <= 59
+}
+
+// checkPeriod validates a date/time value against its format qualifier like
+// ParsePeriod, without building time values. It returns "" when valid, else
+// the 999 IK403 code: "7" unknown format qualifier, "8" invalid date, "9"
+// invalid time.
+func checkPeriod(format, v string) string {
+	switch format {
+	case "D8":
+		if checkYMD(v) {
+			return ""
+		}
+	case "RD8":
+		if len(v) == 17 && v[8] == '-' && checkYMD(v[:8]) && checkYMD(v[9:]) && v[9:] >= v[:8] {
+			return ""
+		}
+	case "DT":
+		if len(v) == 12 && checkYMD(v[:8]) && checkHM(v[8:]) {
+			return ""
+		}
+	case "RDT":
+		if len(v) == 25 && v[12] == '-' && checkYMD(v[:8]) && checkHM(v[8:12]) && checkYMD(v[13:21]) && checkHM(v[21:]) && v[13:] >= v[:12] {
+			return ""
+		}
+	case "TM":
+		if _, err := ParseTime(v); err == nil {
+			return ""
+		}
+		return "9"
+	default:
+		return "7"
+	}
+	return "8"
 }
 
 func daysIn(y, m int) int {
@@ -238,16 +293,4 @@ func ParsePeriod(format, value string) (Period, error) {
 		return Period{TimeOfDay: d, IsTime: true}, err
 	}
 	return Period{}, errFormat
-}
-
-// dateIK4 returns the 999 IK403 code for a date/time format error: 9 (invalid
-// time) for TM, 7 (invalid code value) for an unknown qualifier, 8 otherwise.
-func dateIK4(format string, err error) string {
-	switch {
-	case errors.Is(err, errFormat):
-		return "7"
-	case format == "TM":
-		return "9"
-	}
-	return "8"
 }
