@@ -500,7 +500,7 @@ func (d *Decoder) finishRecord() {
 	}
 	for p := u.insts[0].parentLoop; p != nil; p = p.Parent {
 		if p.ctx != nil && p.ctx.err != nil {
-			pos := u.segs[0].Pos()
+			pos := u.pos
 			d.emit(nil, &SyntaxError{Pos: pos, Err: ErrContext, detail: "loop " + p.ID + " is invalid"})
 			return
 		}
@@ -522,11 +522,9 @@ func (d *Decoder) finishRecord() {
 // copied in one piece into a buffer the built loops own; the segments, which
 // point into that buffer, go into one array the loops share.
 type unit struct {
-	buf   []byte    // scratch: the bytes of the segments
-	segs  []Segment // scratch: the segments (their bytes in buf, ptr fixed by build)
-	offs  []int32   // scratch: offset in buf of each segment
-	sinst []int32   // scratch: instance of each segment
-	insts []uinst   // scratch
+	buf   []byte  // scratch: the bytes of the segments
+	segs  []useg  // scratch: the segments, pointer-free (no GC write barriers)
+	insts []uinst // scratch
 	bytes int
 	bad   *SyntaxError
 	pos   Position // position of the first segment
@@ -534,22 +532,27 @@ type unit struct {
 	last  int32    // instance of the last segment added
 }
 
+// useg is a segment being gathered: its packed header and where its bytes are.
+type useg struct {
+	info, loc uint64 // the Segment's packed length/index and offset/id
+	off       int32  // offset of its bytes in unit.buf
+	inst      int32  // its loop instance
+}
+
 type uinst struct {
 	def        *loopDef
-	parent     int32 // index of the parent instance in the unit, -1 when outside
-	parentLoop *Loop // the parent when it is outside the unit (a materialized context loop)
-	first      int32 // index in segs of the first segment
+	ctx        *segCtx // position context of the loop's segments
+	parent     int32   // index of the parent instance in the unit, -1 when outside
+	parentLoop *Loop   // the parent when it is outside the unit (a materialized context loop)
+	first      int32   // index in segs of the first segment
 	nsegs      int32
 	nchild     int32
 }
 
 // clear drops the unit's content, keeping its scratch memory.
 func (u *unit) clear() {
-	clear(u.segs) // drop references to the contexts
 	u.segs = u.segs[:0]
 	u.buf = u.buf[:0]
-	u.offs = u.offs[:0]
-	u.sinst = u.sinst[:0]
 	clear(u.insts)
 	u.insts = u.insts[:0]
 	u.bytes = 0
@@ -595,11 +598,11 @@ func (u *unit) add(s Segment, ctx *segCtx, inst int32, limit int) {
 		u.scat = true
 	}
 	in.nsegs++
+	in.ctx = ctx
 	u.last = inst
-	u.offs = append(u.offs, int32(len(u.buf)))
+	info, loc := packed(s)
+	u.segs = append(u.segs, useg{info: info, loc: loc, off: int32(len(u.buf)), inst: inst})
 	u.buf = append(u.buf, raw...)
-	u.segs = append(u.segs, ownedIn(s, nil, ctx))
-	u.sinst = append(u.sinst, inst)
 }
 
 // build makes the unit's Loops with four allocations: the bytes, the
@@ -618,13 +621,15 @@ func (u *unit) build() []Loop {
 		}
 		fill := make([]int32, len(u.insts))
 		for k := range u.segs {
-			i := u.sinst[k]
-			segs[u.insts[i].first+fill[i]] = rebase(u.segs[k], data, u.offs[k])
-			fill[i]++
+			us := &u.segs[k]
+			in := &u.insts[us.inst]
+			segs[in.first+fill[us.inst]] = unpacked(us.info, us.loc, data, us.off, in.ctx)
+			fill[us.inst]++
 		}
 	} else {
 		for k := range u.segs {
-			segs[k] = rebase(u.segs[k], data, u.offs[k])
+			us := &u.segs[k]
+			segs[k] = unpacked(us.info, us.loc, data, us.off, u.insts[us.inst].ctx)
 		}
 	}
 	loops := make([]Loop, len(u.insts))

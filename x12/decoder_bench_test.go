@@ -125,3 +125,42 @@ func TestDecoderMemoryBounded(t *testing.T) {
 		t.Errorf("live heap grows with the input: %d bytes for %d MB, %d bytes for %d MB", liveSmall, small>>20, liveLarge, large>>20)
 	}
 }
+
+// loopsOnly is a record of the loop tree alone, for BenchmarkDecoder837PLoops.
+type loopsOnly struct{ recordBase }
+
+// BenchmarkDecoder837PLoops measures the engine alone: segment placement, loop
+// trees and the copy of the record bytes, with the 837P binder replaced by one
+// that only wraps the loop tree (context loops are still typed). The
+// difference with BenchmarkDecoder837P is the cost of the typed records.
+func BenchmarkDecoder837PLoops(b *testing.B) {
+	tab := lookupTable("837", "005010X222A1", "")
+	saved := tab.bind
+	tab.bind.record = func(_ *binding, base recordBase) Record { return &loopsOnly{base} }
+	defer func() { tab.bind = saved }()
+	data := decBenchData()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	br := bytes.NewReader(data)
+	for b.Loop() {
+		br.Reset(data)
+		d := NewDecoder(br)
+		n := 0
+		for {
+			rec, err := d.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if rec.Loop() != nil {
+				n++
+			}
+		}
+		if n != decBenchClaims {
+			b.Fatalf("decoded %d claims, want %d", n, decBenchClaims)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/decBenchClaims, "ns/claim")
+}

@@ -6,23 +6,15 @@ package x12
 // loop in a transaction set. This file is the only place that touches the
 // Segment internals of segment.go (X12_API.md, Additions).
 
-// ownedIn returns s as an owned segment over buf, a copy of s.Raw() that is
-// never modified, whose position carries ctx (and so its loop id). buf may be
-// nil, for rebase to set later.
-func ownedIn(s Segment, buf []byte, ctx *segCtx) Segment {
-	if len(buf) > 0 {
-		s.ptr = &buf[0]
-	} else {
-		s.ptr = nil
-	}
-	s.info |= flagOwned
-	s.ctx = ctx
-	return s
-}
+// packed returns the packed length/index and offset/id words of s, marked
+// owned.
+func packed(s Segment) (info, loc uint64) { return s.info | flagOwned, s.loc }
 
-// rebase points s (made by ownedIn) at its bytes in data, starting at off.
-func rebase(s Segment, data []byte, off int32) Segment {
-	if s.info&lenMask > 0 {
+// unpacked rebuilds an owned segment from packed words, its bytes at data[off:]
+// (never modified afterwards) and its position context (which carries its loop).
+func unpacked(info, loc uint64, data []byte, off int32, ctx *segCtx) Segment {
+	s := Segment{info: info, loc: loc, ctx: ctx}
+	if info&lenMask > 0 {
 		s.ptr = &data[off]
 	}
 	return s
