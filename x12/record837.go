@@ -518,7 +518,8 @@ func record837(b *binding, base recordBase) Record {
 	for _, ch := range l.Children {
 		switch ch.ID {
 		case "2400":
-			c.Lines = append(c.Lines, b.line837(c.kind, ch))
+			c.Lines = c.Lines[:len(c.Lines)+1]
+			b.line837(c.kind, ch, &c.Lines[len(c.Lines)-1])
 		case "2320":
 			c.OtherPayers = append(c.OtherPayers, b.otherSubscriber837(ch))
 		default: // 2310x
@@ -547,8 +548,8 @@ func (b *binding) hi(dst []HealthCareCode, s *fields) []HealthCareCode {
 	return dst
 }
 
-func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
-	ln := ServiceLine837{Loop: l}
+func (b *binding) line837(kind Kind, l *Loop, ln *ServiceLine837) {
+	ln.Loop = l
 	m := b.mark()
 	var sc fields
 	for _, seg := range l.Segments {
@@ -660,7 +661,6 @@ func (b *binding) line837(kind Kind, l *Loop) ServiceLine837 {
 			ln.Providers = append(ln.Providers, b.party(ch))
 		}
 	}
-	return ln
 }
 
 // units checks that element i of s, when present, is a number.

@@ -52,7 +52,7 @@ func cut[T any](slab []T, start int) []T {
 // prealloc sizes the slabs for the record rooted at l and returns the number
 // of HI composites of l itself.
 func (b *binding) prealloc(l *Loop) (nHI int) {
-	var nDTP, nREF, nAMT, nQTY, nSV1 int
+	var nDTP, nREF, nAMT, nQTY, nSV1, nStr int
 	l.Walk(func(x *Loop) bool {
 		for i := range x.Segments {
 			s := &x.Segments[i]
@@ -71,6 +71,11 @@ func (b *binding) prealloc(l *Loop) (nHI int) {
 				}
 			case cSV1:
 				nSV1++
+				nStr += 4 // diagnosis pointers and modifiers, on average
+			case cSV3:
+				nStr += 4
+			case cCLM:
+				nStr++
 			}
 		}
 		return true
@@ -80,6 +85,7 @@ func (b *binding) prealloc(l *Loop) (nHI int) {
 	b.amts = make([]MonetaryAmount, 0, nAMT)
 	b.qtys = make([]Quantity, 0, nQTY)
 	b.prof = make([]ProfessionalService, 0, nSV1)
+	b.strs = make([]string, 0, nStr)
 	return nHI
 }
 
