@@ -509,6 +509,7 @@ func (d *Decoder) finishRecord() {
 	root := &loops[0]
 	base := recordBase{kind: d.recKind, env: d.env, loop: root}
 	b := d.binding()
+	b.counts = &u.cnt
 	rec := d.tab.bind.record(b, base)
 	if b.err != nil {
 		d.emit(nil, b.err)
@@ -522,9 +523,10 @@ func (d *Decoder) finishRecord() {
 // copied in one piece into a buffer the built loops own; the segments, which
 // point into that buffer, go into one array the loops share.
 type unit struct {
-	buf   []byte  // scratch: the bytes of the segments
-	segs  []useg  // scratch: the segments, pointer-free (no GC write barriers)
-	insts []uinst // scratch
+	buf   []byte      // scratch: the bytes of the segments
+	segs  []useg      // scratch: the segments, pointer-free (no GC write barriers)
+	insts []uinst     // scratch
+	cnt   [256]uint16 // number of segments by segIndex (saturating)
 	bytes int
 	bad   *SyntaxError
 	pos   Position // position of the first segment
@@ -553,6 +555,7 @@ type uinst struct {
 func (u *unit) clear() {
 	u.segs = u.segs[:0]
 	u.buf = u.buf[:0]
+	u.cnt = [256]uint16{}
 	clear(u.insts)
 	u.insts = u.insts[:0]
 	u.bytes = 0
@@ -600,6 +603,9 @@ func (u *unit) add(s Segment, ctx *segCtx, inst int32, limit int) {
 	in.nsegs++
 	in.ctx = ctx
 	u.last = inst
+	if i := segIndex[segCode(&s)]; u.cnt[i] < 0xffff {
+		u.cnt[i]++
+	}
 	info, loc := packed(s)
 	u.segs = append(u.segs, useg{info: info, loc: loc, off: int32(len(u.buf)), inst: inst})
 	u.buf = append(u.buf, raw...)

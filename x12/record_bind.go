@@ -25,7 +25,8 @@ type binder struct {
 // slabs: the lists of a record (dates, references...) are cut from one backing
 // array each instead of one allocation per loop.
 type binding struct {
-	err *SyntaxError
+	err    *SyntaxError
+	counts *[256]uint16 // segments of the record by segIndex, when known
 
 	dates []DateTimePeriod
 	refs  []Ref
@@ -50,42 +51,34 @@ func cut[T any](slab []T, start int) []T {
 }
 
 // prealloc sizes the slabs for the record rooted at l and returns the number
-// of HI composites of l itself.
+// of HI composites of l itself. It uses the Decoder's counts of the record's
+// segments when it has them.
 func (b *binding) prealloc(l *Loop) (nHI int) {
-	var nDTP, nREF, nAMT, nQTY, nSV1, nStr int
-	l.Walk(func(x *Loop) bool {
-		for i := range x.Segments {
-			s := &x.Segments[i]
-			switch segCode(s) {
-			case cDTP:
-				nDTP++
-			case cREF:
-				nREF++
-			case cAMT:
-				nAMT++
-			case cQTY:
-				nQTY++
-			case cHI:
-				if x == l {
-					nHI += s.Len()
-				}
-			case cSV1:
-				nSV1++
-				nStr += 4 // diagnosis pointers and modifiers, on average
-			case cSV3:
-				nStr += 4
-			case cCLM:
-				nStr++
-			}
+	for i := range l.Segments {
+		if segCode(&l.Segments[i]) == cHI {
+			nHI += l.Segments[i].Len()
 		}
-		return true
-	})
-	b.dates = make([]DateTimePeriod, 0, nDTP)
-	b.refs = make([]Ref, 0, nREF)
-	b.amts = make([]MonetaryAmount, 0, nAMT)
-	b.qtys = make([]Quantity, 0, nQTY)
-	b.prof = make([]ProfessionalService, 0, nSV1)
-	b.strs = make([]string, 0, nStr)
+	}
+	var cnt *[256]uint16
+	if b.counts != nil {
+		cnt = b.counts
+	} else {
+		cnt = new([256]uint16)
+		l.Walk(func(x *Loop) bool {
+			for i := range x.Segments {
+				cnt[segIndex[segCode(&x.Segments[i])]]++
+			}
+			return true
+		})
+	}
+	n := func(code uint16) int { return int(cnt[segIndex[code]]) }
+	b.dates = make([]DateTimePeriod, 0, n(cDTP))
+	b.refs = make([]Ref, 0, n(cREF))
+	b.amts = make([]MonetaryAmount, 0, n(cAMT))
+	b.qtys = make([]Quantity, 0, n(cQTY))
+	b.prof = make([]ProfessionalService, 0, n(cSV1))
+	// Diagnosis pointers and modifiers: four per line on average.
+	b.strs = make([]string, 0, 4*(n(cSV1)+n(cSV3))+n(cCLM))
 	return nHI
 }
 
