@@ -27,6 +27,22 @@ const promptly = 2 * time.Second
 // stalling the run.
 const testTimeout = 2 * time.Minute
 
+// closeTimeout bounds the final Close of each test.
+const closeTimeout = 30 * time.Second
+
+// within runs fn and returns its result, or false if it has not returned
+// after d (fn then keeps running, abandoned: the driver is hanging).
+func within(d time.Duration, fn func() error) (error, bool) {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err, true
+	case <-time.After(d):
+		return nil, false
+	}
+}
+
 // Run runs the conformance suite against the driver newHarness connects to.
 // Each test gets a fresh harness (an empty backend) and one sink.
 func Run(t *testing.T, newHarness HarnessMaker, f Features) {
@@ -69,7 +85,13 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 			}
 			e := &env{ctx: ctx, h: h, s: s, f: f}
 			defer func() {
-				if err := s.Close(context.Background()); err != nil {
+				cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+				defer cancel()
+				err, ok := within(closeTimeout+promptly, func() error { return s.Close(cctx) })
+				switch {
+				case !ok:
+					t.Errorf("Close did not return within %v", closeTimeout+promptly)
+				case err != nil:
 					t.Errorf("closing sink: %v", err)
 				}
 			}()
@@ -511,22 +533,21 @@ func testRetryable(t *testing.T, e *env) {
 func testCancel(t *testing.T, e *env) {
 	ctx, cancel := context.WithCancel(e.ctx)
 	cancel()
-	start := time.Now()
-	err := e.s.Write(ctx, sink.Upserts(Patient(1)))
-	if d := time.Since(start); d > promptly {
-		t.Errorf("Write with a cancelled context took %v", d)
+	err, ok := within(promptly, func() error { return e.s.Write(ctx, sink.Upserts(Patient(1))) })
+	if !ok {
+		t.Fatalf("Write with a cancelled context did not return within %v", promptly)
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Write with a cancelled context = %v, want an error wrapping context.Canceled", err)
 	}
 	if e.f.Faults {
 		faults(t, e).StallNext(1)
-		ctx, cancel := context.WithTimeout(e.ctx, 200*time.Millisecond)
+		const timeout = 200 * time.Millisecond
+		ctx, cancel := context.WithTimeout(e.ctx, timeout)
 		defer cancel()
-		start := time.Now()
-		err := e.s.Write(ctx, sink.Upserts(Patient(2)))
-		if d := time.Since(start); d > promptly {
-			t.Errorf("Write to a stalled backend took %v after its context expired", d-200*time.Millisecond)
+		err, ok := within(timeout+promptly, func() error { return e.s.Write(ctx, sink.Upserts(Patient(2))) })
+		if !ok {
+			t.Fatalf("Write to a stalled backend did not return within %v of its context's end", promptly)
 		}
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Write to a stalled backend = %v, want an error wrapping context.DeadlineExceeded", err)
@@ -696,8 +717,12 @@ func testCanary(t *testing.T, e *env) {
 		noCanaryIn(t, "503", e.s.Write(e.ctx, sink.Upserts(Patient(6))))
 		fi.StallNext(1)
 		ctx, cancel := context.WithTimeout(e.ctx, 100*time.Millisecond)
-		noCanaryIn(t, "stall", e.s.Write(ctx, sink.Upserts(Patient(7))))
+		err, ok := within(promptly, func() error { return e.s.Write(ctx, sink.Upserts(Patient(7))) })
 		cancel()
+		if !ok {
+			t.Fatalf("Write to a stalled backend did not return within %v", promptly)
+		}
+		noCanaryIn(t, "stall", err)
 	}
 	e.closeSink(t)
 	noCanaryIn(t, "after close", e.s.Write(e.ctx, sink.Upserts(Patient(8))))
