@@ -70,10 +70,10 @@ type loopSpec struct {
 // txTable describes one transaction set implementation: how to recognize it
 // and its loops.
 type txTable struct {
-	Name        string   // "837P"
-	ST01        string   // transaction set id: "837"
-	Conventions []string // accepted ST03/GS08 values, the first is canonical
-	Loops       []loopSpec
+	Name        string     // "837P"
+	ST01        string     // transaction set id: "837"
+	Conventions []string   // accepted ST03/GS08 values, the first is canonical
+	Loops       []loopSpec // the loops, the header first
 
 	// compiled
 	defs  []*loopDef

@@ -77,7 +77,7 @@ type Header834 struct {
 	Sponsor           Party      // loop 1000A Sponsor Name (N1*P5)
 	Payer             Party      // loop 1000B Payer (N1*IN)
 	Brokers           []Party    `json:",omitempty"` // loops 1000C TPA/Broker Name (N1*BO or N1*TV); ACT is in the loop tree (1100C)
-	Loop              *Loop      `json:"-"`
+	Loop              *Loop      `json:"-"`          // the loop and all its segments
 }
 
 // Disability834 is loop 2200 Disability Information: DSB and its DTP.
@@ -86,7 +86,7 @@ type Disability834 struct {
 	DiagnosisQualifier string `json:",omitempty"` // DSB07 product/service id qualifier
 	Diagnosis          string `json:",omitempty"` // DSB08 diagnosis code
 	Dates              Dates  `json:",omitempty"` // DTP*360/361 disability eligibility start/end
-	Loop               *Loop  `json:"-"`
+	Loop               *Loop  `json:"-"`          // the loop and all its segments
 }
 
 // Coverage834 is loop 2300 Health Coverage.
@@ -102,7 +102,7 @@ type Coverage834 struct {
 	IDCards                []IDCard      `json:",omitempty"` // IDC identification card
 	Providers              []Provider834 `json:",omitempty"` // loops 2310 Provider Information
 	CoordinationOfBenefits []COB834      `json:",omitempty"` // loops 2320 Coordination of Benefits
-	Loop                   *Loop         `json:"-"`
+	Loop                   *Loop         `json:"-"`          // the loop and all its segments
 }
 
 // IDCard is IDC.
@@ -131,7 +131,7 @@ type COB834 struct {
 	Refs                Refs     `json:",omitempty"` // REF: 60 account suffix, 6P group, SY SSN, ZZ
 	Dates               Dates    `json:",omitempty"` // DTP*344/345 coordination of benefits begin/end
 	RelatedEntities     []Party  `json:",omitempty"` // loops 2330 Coordination of Benefits Related Entity (NM1*36 employer, *GW group, *IN insurer)
-	Loop                *Loop    `json:"-"`
+	Loop                *Loop    `json:"-"`          // the loop and all its segments
 }
 
 // ReportingCategory834 is a loop 2750 Reporting Category (N1*75 with its REF
@@ -140,7 +140,7 @@ type ReportingCategory834 struct {
 	Name  string `json:",omitempty"` // N102 member reporting category name
 	Refs  Refs   `json:",omitempty"` // REF reporting category reference
 	Dates Dates  `json:",omitempty"` // DTP*007 reporting category effective date
-	Loop  *Loop  `json:"-"`
+	Loop  *Loop  `json:"-"`          // the loop and all its segments
 }
 
 var bind834 = binder{context: context834, record: record834}

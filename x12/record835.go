@@ -78,7 +78,7 @@ type Header835 struct {
 	Dates                    DateTimes `json:",omitempty"` // DTM*405 production date
 	Payer                    Party     // loop 1000A Payer Identification (N1*PR), N3, N4, REF, PER
 	Payee                    Party     // loop 1000B Payee Identification (N1*PE), N3, N4, REF, RDM
-	Loop                     *Loop     `json:"-"`
+	Loop                     *Loop     `json:"-"` // the loop and all its segments
 }
 
 // Trace is TRN.
@@ -94,7 +94,7 @@ type Trace struct {
 type HeaderNumber835 struct {
 	Number string           `json:",omitempty"` // LX01 assigned number
 	TS3    *ProviderSummary `json:",omitempty"` // TS3 provider summary information
-	Loop   *Loop            `json:"-"`
+	Loop   *Loop            `json:"-"`          // the loop and all its segments
 }
 
 // ProviderSummary is TS3 (835 loop 2000).
@@ -121,7 +121,7 @@ type ServicePayment835 struct {
 	Amounts           Amounts      `json:",omitempty"` // AMT: B6 allowed actual, KH deduction, T tax...
 	Quantities        Quantities   `json:",omitempty"` // QTY*ZK... service supplemental quantities
 	Remarks           []Remark     `json:",omitempty"` // LQ health care remark codes
-	Loop              *Loop        `json:"-"`
+	Loop              *Loop        `json:"-"`          // the loop and all its segments
 }
 
 // ControlNumber returns the line item control number (REF*6R).

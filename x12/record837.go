@@ -60,7 +60,7 @@ type Header837 struct {
 	TransactionType string `json:",omitempty"` // BHT06 claim or encounter identifier: "CH" chargeable, "RP" reporting
 	Submitter       Party  // loop 1000A Submitter Name (NM1*41) and PER
 	Receiver        Party  // loop 1000B Receiver Name (NM1*40)
-	Loop            *Loop  `json:"-"`
+	Loop            *Loop  `json:"-"` // the loop and all its segments
 }
 
 // HierarchicalLevel is HL.
@@ -78,13 +78,13 @@ func hl(s *fields) HierarchicalLevel {
 // BillingProvider837 is loop 2000A Billing Provider Hierarchical Level with its
 // name loops.
 type BillingProvider837 struct {
-	HL           HierarchicalLevel
-	Specialty    *ProviderInfo `json:",omitempty"` // PRV*BI*PXC billing provider taxonomy
-	Currency     string        `json:",omitempty"` // CUR02 currency code
-	Name         Party         // loop 2010AA Billing Provider Name (NM1*85), N3, N4, REF*EI/SY, PER
-	PayToAddress *Party        `json:",omitempty"` // loop 2010AB Pay-to Address Name (NM1*87)
-	PayToPlan    *Party        `json:",omitempty"` // loop 2010AC Pay-to Plan Name (NM1*PE)
-	Loop         *Loop         `json:"-"`
+	HL           HierarchicalLevel // HL hierarchical level
+	Specialty    *ProviderInfo     `json:",omitempty"` // PRV*BI*PXC billing provider taxonomy
+	Currency     string            `json:",omitempty"` // CUR02 currency code
+	Name         Party             // loop 2010AA Billing Provider Name (NM1*85), N3, N4, REF*EI/SY, PER
+	PayToAddress *Party            `json:",omitempty"` // loop 2010AB Pay-to Address Name (NM1*87)
+	PayToPlan    *Party            `json:",omitempty"` // loop 2010AC Pay-to Plan Name (NM1*PE)
+	Loop         *Loop             `json:"-"`          // the loop and all its segments
 }
 
 // SubscriberInfo is SBR (837 loops 2000B and 2320).
@@ -123,20 +123,20 @@ func (b *binding) pat(s *fields) *PatientInfo {
 
 // Subscriber837 is loop 2000B Subscriber Hierarchical Level with its name loops.
 type Subscriber837 struct {
-	HL HierarchicalLevel
+	HL HierarchicalLevel // HL hierarchical level
 	SubscriberInfo
 	PatientInfo *PatientInfo `json:",omitempty"` // PAT (when the subscriber is the patient: death date, weight, pregnancy)
 	Name        Party        // loop 2010BA Subscriber Name (NM1*IL): member id in NM109 (NM108 "MI"), N3, N4, DMG, REF
 	Payer       Party        // loop 2010BB Payer Name (NM1*PR): payer id in NM109 (NM108 "PI"/"XV"), N3, N4, REF
-	Loop        *Loop        `json:"-"`
+	Loop        *Loop        `json:"-"` // the loop and all its segments
 }
 
 // Patient837 is loop 2000C Patient Hierarchical Level with loop 2010CA.
 type Patient837 struct {
-	HL          HierarchicalLevel
-	PatientInfo PatientInfo // PAT; PAT01 is the patient's relationship to the insured
-	Name        Party       // loop 2010CA Patient Name (NM1*QC), N3, N4, DMG, REF
-	Loop        *Loop       `json:"-"`
+	HL          HierarchicalLevel // HL hierarchical level
+	PatientInfo PatientInfo       // PAT; PAT01 is the patient's relationship to the insured
+	Name        Party             // loop 2010CA Patient Name (NM1*QC), N3, N4, DMG, REF
+	Loop        *Loop             `json:"-"` // the loop and all its segments
 }
 
 // Contract is CN1.
@@ -201,7 +201,7 @@ type OtherSubscriber837 struct {
 	Subscriber     Party                   // loop 2330A Other Subscriber Name (NM1*IL)
 	Payer          Party                   // loop 2330B Other Payer Name (NM1*PR), DTP*573 adjudication date, REF
 	Providers      []Party                 `json:",omitempty"` // loops 2330C–2330I: other payer provider ids
-	Loop           *Loop                   `json:"-"`
+	Loop           *Loop                   `json:"-"`          // the loop and all its segments
 }
 
 // OtherInsurance is OI.
@@ -228,7 +228,7 @@ type ServiceLine837 struct {
 	Drug          *Drug837              `json:",omitempty"` // loop 2410 Drug Identification
 	Providers     []Party               `json:",omitempty"` // loops 2420A–2420H line-level providers
 	Adjudications []LineAdjudication837 `json:",omitempty"` // loops 2430 Line Adjudication Information (coordination of benefits)
-	Loop          *Loop                 `json:"-"`
+	Loop          *Loop                 `json:"-"`          // the loop and all its segments
 }
 
 // ControlNumber returns the line item control number (REF*6R), echoed in 835 REF*6R.
@@ -284,7 +284,7 @@ type Drug837 struct {
 	Quantity         string `json:",omitempty"` // CTP04 national drug unit count
 	UnitBasis        string `json:",omitempty"` // CTP05-1 unit or basis for measurement code: "F2" international unit, "GR" gram, "ME" milligram, "ML" milliliter, "UN" unit
 	Refs             Refs   `json:",omitempty"` // REF: XZ prescription number, VY link sequence number
-	Loop             *Loop  `json:"-"`
+	Loop             *Loop  `json:"-"`          // the loop and all its segments
 }
 
 // LineAdjudication837 is loop 2430 Line Adjudication Information: how another
@@ -299,7 +299,7 @@ type LineAdjudication837 struct {
 	Adjustments       []Adjustment `json:",omitempty"` // CAS line adjustments
 	Dates             Dates        `json:",omitempty"` // DTP*573 line check or remittance date
 	Amounts           Amounts      `json:",omitempty"` // AMT*EAF remaining patient liability
-	Loop              *Loop        `json:"-"`
+	Loop              *Loop        `json:"-"`          // the loop and all its segments
 }
 
 // Diagnoses returns the claim's principal and other diagnoses (HI qualifiers
