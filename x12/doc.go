@@ -70,7 +70,9 @@
 // input, the segment's index within its transaction set (ST = 1), its id, its
 // loop (set by the Decoder), the element and component an error is about, and
 // the envelope control numbers (ISA13, GS06, ST02). A record's position is that
-// of its leading segment (CLM, CLP, INS, the first PLB).
+// of its leading segment (CLM, CLP, INS, the first PLB). An error about a
+// missing segment or loop is positioned at the leading segment of the loop it
+// is missing from, with SegmentID naming the missing segment (IK3 "3").
 //
 // # Errors
 //
