@@ -453,10 +453,20 @@ func (d *Decoder) materialize() {
 	loops := u.build()
 	for i := range d.stack {
 		f := &d.stack[i]
-		if f.def.inRecord == nil && f.loop == nil && f.inst >= 0 {
-			f.loop = &loops[f.inst]
-			f.inst = -1
+		if f.def.inRecord != nil || f.loop != nil {
+			continue
 		}
+		if f.inst >= 0 {
+			f.loop = &loops[f.inst]
+		} else {
+			// Opened after the context went bad (and was dropped): a stand-in
+			// that carries the error to the records under it.
+			f.loop = &Loop{ID: f.def.id, def: f.def, ctx: &contextInfo{err: u.bad}}
+			if i > 0 {
+				f.loop.Parent = d.stack[i-1].loop
+			}
+		}
+		f.inst = -1
 	}
 	infos := make([]contextInfo, len(loops))
 	for i := range loops {
@@ -571,6 +581,9 @@ func (u *unit) markBad(e *SyntaxError) {
 }
 
 func (u *unit) newInst(def *loopDef, parent int32, parentLoop *Loop) int32 {
+	if u.bad != nil {
+		return -1 // a spoiled unit keeps nothing: memory stays bounded
+	}
 	if parent >= 0 {
 		u.insts[parent].nchild++
 	}
