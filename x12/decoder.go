@@ -43,9 +43,11 @@ type Decoder struct {
 	// MaxSegmentLength limits the length of a segment; see [Reader.MaxSegmentLength].
 	MaxSegmentLength int
 
-	// MaxRecordLength limits the bytes of one business record, and of the
-	// context segments between two records; 0 means DefaultMaxRecordLength
-	// (64 MiB). A longer record is reported with ErrRecordTooLarge and skipped.
+	// MaxRecordLength limits the size of one business record, and of the
+	// context segments between two records: its segment bytes plus a fixed
+	// allowance per segment (64) and per loop (128) for the decoded structure;
+	// 0 means DefaultMaxRecordLength (64 MiB). A larger record is reported with
+	// ErrRecordTooLarge and skipped.
 	MaxRecordLength int
 
 	src      io.Reader
@@ -528,20 +530,28 @@ func (d *Decoder) finishRecord() {
 	d.emit(rec, nil)
 }
 
+// Bookkeeping counted against MaxRecordLength besides the segment bytes, so
+// that a record of many tiny segments or loops is bounded too.
+const (
+	segOverhead  = 64  // per segment: its Segment, scratch entry...
+	instOverhead = 128 // per loop instance: its Loop, scratch entry...
+)
+
 // unit accumulates the segments of a record, or of the pending context, and
 // builds its loops. The segment bytes are gathered in a scratch buffer, then
 // copied in one piece into a buffer the built loops own; the segments, which
 // point into that buffer, go into one array the loops share.
 type unit struct {
-	buf   []byte      // scratch: the bytes of the segments
-	segs  []useg      // scratch: the segments, pointer-free (no GC write barriers)
-	insts []uinst     // scratch
-	cnt   [256]uint16 // number of segments by segIndex (saturating)
-	bytes int
-	bad   *SyntaxError
-	pos   Position // position of the first segment
-	scat  bool     // some loop's segments are not contiguous in segs
-	last  int32    // instance of the last segment added
+	buf     []byte      // scratch: the bytes of the segments
+	segs    []useg      // scratch: the segments, pointer-free (no GC write barriers)
+	insts   []uinst     // scratch
+	cnt     [256]uint16 // number of segments by segIndex (saturating)
+	bytes   int
+	bad     *SyntaxError
+	pos     Position // position of the first segment
+	started bool     // pos is set
+	scat    bool     // some loop's segments are not contiguous in segs
+	last    int32    // instance of the last segment added
 }
 
 // useg is a segment being gathered: its packed header and where its bytes are.
@@ -570,6 +580,7 @@ func (u *unit) clear() {
 	u.insts = u.insts[:0]
 	u.bytes = 0
 	u.bad = nil
+	u.started = false
 	u.scat = false
 	u.last = -1
 }
@@ -584,6 +595,7 @@ func (u *unit) newInst(def *loopDef, parent int32, parentLoop *Loop) int32 {
 	if u.bad != nil {
 		return -1 // a spoiled unit keeps nothing: memory stays bounded
 	}
+	u.bytes += instOverhead
 	if parent >= 0 {
 		u.insts[parent].nchild++
 	}
@@ -592,15 +604,16 @@ func (u *unit) newInst(def *loopDef, parent int32, parentLoop *Loop) int32 {
 }
 
 func (u *unit) add(s Segment, ctx *segCtx, inst int32, limit int) {
-	if len(u.segs) == 0 && u.bad == nil && u.bytes == 0 {
+	if !u.started {
 		u.pos = s.Pos()
 		u.pos.Loop = ctx.loop
+		u.started = true
 	}
 	if u.bad != nil {
 		return // a spoiled unit keeps nothing: memory stays bounded
 	}
 	raw := s.Raw()
-	u.bytes += len(raw)
+	u.bytes += len(raw) + segOverhead
 	if u.bytes > limit {
 		pos := s.Pos()
 		pos.Loop = ctx.loop
