@@ -14,9 +14,9 @@ import (
 func BenchmarkWrite(b *testing.B) {
 	const batch = 100
 	ctx := context.Background()
-	pool := make([]sink.Op, 4096)
+	pool := make([]sink.Op, 4000)
 	for i := range pool {
-		pool[i] = sink.Op{Resource: sinktest.PatientRev(i%2048, i/2048)}
+		pool[i] = sink.Op{Resource: sinktest.PatientRev(i%2000, i/2000)}
 	}
 	s := memsink.New(nil)
 	b.ReportAllocs()

@@ -11,8 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/fhir/go/jsonformat"
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/fhirsync/fhirsync/resource"
 	"github.com/fhirsync/fhirsync/sink"
@@ -218,7 +220,7 @@ func (s *Sink) apply(n int, op sink.Op) error {
 	}
 	r, _ := resource.Unwrap(op.Resource) // Ref checked it
 	content := stripServerMeta(r)
-	if live && !s.opts.VersionEveryWrite && sameContent(cur.content, content) {
+	if live && !s.opts.VersionEveryWrite && proto.Equal(cur.content, content) {
 		return nil
 	}
 	if rec == nil {
@@ -233,12 +235,13 @@ func (s *Sink) apply(n int, op sink.Op) error {
 	return nil
 }
 
-// stripServerMeta returns a copy of r without meta.versionId and
+// stripServerMeta returns a canonical copy of r without meta.versionId and
 // meta.lastUpdated (the server's to set), and without meta if nothing else
 // is left in it.
 func stripServerMeta(r proto.Message) proto.Message {
 	c := proto.Clone(r)
 	rm := c.ProtoReflect()
+	canonical(rm)
 	f := rm.Descriptor().Fields().ByName("meta")
 	if f == nil || !rm.Has(f) {
 		return c
@@ -254,18 +257,38 @@ func stripServerMeta(r proto.Message) proto.Message {
 	return c
 }
 
-// sameContent reports whether two stripped resources hold the same content.
-// The same JSON has more than one proto shape (google/fhir's marshaller turns
-// a typed reference id into a uri in the message it marshals), so when the
-// messages differ their JSON is compared.
-func sameContent(a, b proto.Message) bool {
-	if proto.Equal(a, b) {
+// canonical puts the references of m in the one shape google/fhir's
+// unmarshaller gives them (a relative "Type/id" as a typed id), in place.
+// The same JSON can be held in more than one proto shape, and google/fhir's
+// marshaller turns typed ids into uris in the message it marshals; with
+// every stored and incoming resource canonical, proto.Equal compares
+// content.
+func canonical(m protoreflect.Message) {
+	m.Range(func(f protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if f.Kind() != protoreflect.MessageKind || f.Message().FullName() == anyName {
+			return true
+		}
+		visit := func(x protoreflect.Message) {
+			if r, ok := x.Interface().(*dtpb.Reference); ok {
+				_ = jsonformat.NormalizeReference(r) // only errs on other types
+			}
+			canonical(x)
+		}
+		switch {
+		case f.IsList():
+			l := v.List()
+			for i := 0; i < l.Len(); i++ {
+				visit(l.Get(i).Message())
+			}
+		case f.IsMap():
+		default:
+			visit(v.Message())
+		}
 		return true
-	}
-	ja, errA := resource.Marshal(proto.Clone(a))
-	jb, errB := resource.Marshal(proto.Clone(b))
-	return errA == nil && errB == nil && string(ja) == string(jb)
+	})
 }
+
+const anyName = "google.protobuf.Any"
 
 // served returns what a read returns for v: a copy of the content with
 // meta.versionId and meta.lastUpdated set.

@@ -16,9 +16,9 @@ import (
 func BenchmarkWrite(b *testing.B) {
 	const batch = 100
 	ctx := context.Background()
-	pool := make([]sink.Op, 4096)
+	pool := make([]sink.Op, 4000)
 	for i := range pool {
-		pool[i] = sink.Op{Resource: sinktest.PatientRev(i%2048, i/2048)}
+		pool[i] = sink.Op{Resource: sinktest.PatientRev(i%2000, i/2000)}
 	}
 	s, err := ndjsonsink.New(b.TempDir(), nil)
 	if err != nil {
@@ -42,9 +42,9 @@ func BenchmarkWrite(b *testing.B) {
 func BenchmarkWriteParallel(b *testing.B) {
 	const batch = 100
 	ctx := context.Background()
-	pool := make([]sink.Op, 4096)
+	pool := make([]sink.Op, 4000)
 	for i := range pool {
-		pool[i] = sink.Op{Resource: sinktest.PatientRev(i%2048, i/2048)}
+		pool[i] = sink.Op{Resource: sinktest.PatientRev(i%2000, i/2000)}
 	}
 	s, err := ndjsonsink.New(b.TempDir(), nil)
 	if err != nil {
