@@ -31,6 +31,12 @@
 // more often. Rotation limits apply to the work files, so sealed files are
 // at most that large.
 //
+// There is no manifest, and no file under its final name, before Close: a
+// later op may still remove a line from any file of the set, so a file
+// published at rotation could be imported with a line the set no longer
+// holds. To import as you go, seal small sets (Close, then New on a fresh
+// directory) and import them in order.
+//
 // # Deletes
 //
 // $import cannot delete. A delete op removes the resource from the set (if

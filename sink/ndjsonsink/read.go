@@ -50,8 +50,8 @@ func ReadManifest(dir string) (*Manifest, error) {
 // these are the lines of the manifest's output files, in manifest order, as
 // they are (a duplicate would show twice). For an unsealed set (open, or
 // left by a crash or Detach) they are what the set would hold if sealed now:
-// the latest line of each resource, by type and then in write order; lines
-// being written at that moment may be missed. The JSON of a Line is its own.
+// the latest line of each resource, by type and then in write order (the
+// ops of a Write in progress may or may not be seen). The JSON of a Line is its own.
 // Iteration stops at the first error, which it yields.
 func Lines(dir string) iter.Seq2[Line, error] {
 	return func(yield func(Line, error) bool) {
