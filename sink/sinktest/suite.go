@@ -62,6 +62,7 @@ func Run(t *testing.T, newHarness HarnessMaker, f Features) {
 		{"PartialFailure", testPartialFailure},
 		{"Delete", testDelete},
 		{"IfMatch", testIfMatch},
+		{"IfMatchDelete", testIfMatchDelete},
 		{"Retryable", testRetryable},
 		{"Cancel", testCancel},
 		{"Close", testClose},
@@ -451,13 +452,23 @@ func testIfMatch(t *testing.T, e *env) {
 	e.expect(t, PatientRev(1, 1))
 	e.expect(t, Patient(2))
 	e.expect(t, Patient(3))
-	if e.f.Delete {
-		err := e.s.Write(e.ctx, []sink.Op{{Resource: Patient(1), Delete: true, IfMatch: v1}})
-		expectBatchError(t, err, 1, sink.ErrConflict, 0)
-		e.expect(t, PatientRev(1, 1))
-		e.write(t, sink.Op{Resource: Patient(1), Delete: true, IfMatch: v2})
-		e.expectAbsent(t, "Patient", PatientID(1))
+}
+
+// testIfMatchDelete checks that If-Match guards a delete as it guards an
+// update (FHIR http.html#concurrency: a mismatch is 412).
+func testIfMatchDelete(t *testing.T, e *env) {
+	if !e.f.IfMatch || !e.f.Delete {
+		t.Skip("driver declares no If-Match or no delete (Features.IfMatch, Features.Delete)")
 	}
+	e.write(t, sink.Upserts(Patient(1))...)
+	v1 := e.expect(t, Patient(1)).VersionID
+	e.write(t, sink.Upserts(PatientRev(1, 1))...)
+	v2 := e.expect(t, PatientRev(1, 1)).VersionID
+	err := e.s.Write(e.ctx, []sink.Op{{Resource: Patient(1), Delete: true, IfMatch: v1}})
+	expectBatchError(t, err, 1, sink.ErrConflict, 0)
+	e.expect(t, PatientRev(1, 1))
+	e.write(t, sink.Op{Resource: Patient(1), Delete: true, IfMatch: v2})
+	e.expectAbsent(t, "Patient", PatientID(1))
 }
 
 func faults(t *testing.T, e *env) FaultInjector {

@@ -360,7 +360,7 @@ func (a *appendOnly) List(_ context.Context, typ string) ([]*sinktest.Stored, er
 
 // The mutants' list is the suite's contract; keep it honest.
 func TestMutantsNameRealTests(t *testing.T) {
-	known := "WriteRead MixedTypes IdempotentRewrite UpdateOverwrites SameKeyInBatch PartialFailure Delete IfMatch Retryable Cancel Close CloseEmpty Concurrent LargeBatch Canary"
+	known := "WriteRead MixedTypes IdempotentRewrite UpdateOverwrites SameKeyInBatch PartialFailure Delete IfMatch IfMatchDelete Retryable Cancel Close CloseEmpty Concurrent LargeBatch Canary"
 	for _, m := range mutants {
 		assert.Contains(t, strings.Fields(known), m.caughtBy)
 	}
