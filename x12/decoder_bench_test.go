@@ -47,9 +47,10 @@ func BenchmarkDecoder837P(b *testing.B) {
 }
 
 // heapProfile decodes a generated 837P of about size bytes streamed through an
-// io.Pipe (never held in memory) and samples the heap every sampleEvery claims:
-// peak is the largest HeapInuse seen, live the largest HeapAlloc right after a
-// forced GC (the memory actually retained).
+// io.Pipe (never held in memory) and samples the heap: peak is the largest
+// HeapInuse seen every sampleEvery claims (garbage included: it follows the GC
+// pacing), live the largest HeapAlloc right after a GC forced every
+// 10*sampleEvery claims (the memory actually retained).
 func heapProfile(tb testing.TB, size int64, sampleEvery int, forceGC bool) (claims int, peak, live uint64) {
 	tb.Helper()
 	nclaims := int(size / 575)
@@ -74,7 +75,7 @@ func heapProfile(tb testing.TB, size int64, sampleEvery int, forceGC bool) (clai
 		if claims%sampleEvery == 0 {
 			runtime.ReadMemStats(&ms)
 			peak = max(peak, ms.HeapInuse)
-			if forceGC {
+			if forceGC && claims%(10*sampleEvery) == 0 {
 				runtime.GC()
 				runtime.ReadMemStats(&ms)
 				live = max(live, ms.HeapAlloc)
@@ -97,7 +98,7 @@ func BenchmarkDecoderPeakHeap(b *testing.B) {
 			b.SetBytes(size)
 			var peak, live uint64
 			for b.Loop() {
-				_, p, l := heapProfile(b, size, 5000, true)
+				_, p, l := heapProfile(b, size, 200, true)
 				peak, live = max(peak, p), max(live, l)
 			}
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
@@ -112,15 +113,15 @@ func BenchmarkDecoderPeakHeap(b *testing.B) {
 // decoding a file ten times smaller. The sizes are 10 MB and 100 MB (4 MB and
 // 40 MB with -short or the race detector); BenchmarkDecoderPeakHeap reports
 // 10 MB against 500 MB.
-// The measure is the live heap after a forced GC, sampled every 2000 claims:
-// not a timing.
+// The measure is the live heap after a GC forced every 2000 claims: not a
+// timing.
 func TestDecoderMemoryBounded(t *testing.T) {
 	small, large := int64(10<<20), int64(100<<20)
 	if testing.Short() || raceEnabled {
 		small, large = 4<<20, 40<<20
 	}
-	_, _, liveSmall := heapProfile(t, small, 2000, true)
-	_, _, liveLarge := heapProfile(t, large, 2000, true)
+	_, _, liveSmall := heapProfile(t, small, 200, true)
+	_, _, liveLarge := heapProfile(t, large, 200, true)
 	t.Logf("live heap: %.1f MB decoding %d MB, %.1f MB decoding %d MB", float64(liveSmall)/(1<<20), small>>20, float64(liveLarge)/(1<<20), large>>20)
 	if liveLarge >= 2*liveSmall {
 		t.Errorf("live heap grows with the input: %d bytes for %d MB, %d bytes for %d MB", liveSmall, small>>20, liveLarge, large>>20)
