@@ -41,7 +41,7 @@
 // Failures are classified, never retried here: 408, 429, 5xx (but 501),
 // timeouts, connection resets and refusals are [*sink.RetryableError] values
 // carrying the server's Retry-After (delta seconds or HTTP date); after a
-// server-wide failure (401, 429, 502, 503, 504, a transport error) the ops of
+// server-wide failure (401, 429, 502, 503, 504, a refused connection) the ops of
 // the batch not yet sent fail with the same error rather than being sent. A
 // 4xx is permanent for its op: 409 and 412 wrap [sink.ErrConflict], anything
 // else [sink.ErrInvalid]; 401 is retryable because credentials may be

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/fhirsync/fhirsync/sink"
@@ -346,7 +347,12 @@ func classifyTransport(ctx context.Context, e *Error, err error) (error, scope) 
 		return e, scopeFatal
 	}
 	e.Err = fmt.Errorf("%w: %w", ErrUnavailable, netCause(err))
-	return sink.Retryable(e, 0), scopeServer
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		// Nobody listens: the rest of the batch would fail the same way.
+		return sink.Retryable(e, 0), scopeServer
+	}
+	// A reset or a timeout concerns this request; others may get through.
+	return sink.Retryable(e, 0), scopeOp
 }
 
 // netCause strips a *url.Error (whose text holds the URL, and a conditional

@@ -3,7 +3,6 @@ package restsink_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -47,7 +46,9 @@ type fault struct {
 
 // faultProxy is a reverse proxy in front of the test server that injects
 // faults: queued ones for the next requests (sinktest's FaultInjector), and
-// random ones at given rates for the fault tests.
+// random ones at given rates for the fault tests. It can also freeze, as a
+// server restart does: requests arriving are held and then cut, and requests
+// the server is processing have their responses cut.
 type faultProxy struct {
 	srv    *httptest.Server
 	rp     *httputil.ReverseProxy
@@ -57,9 +58,17 @@ type faultProxy struct {
 	queue  []fault
 	random func(r *rand.Rand) fault
 	rng    *rand.Rand
+	frozen bool
+	gen    int           // incremented by each freeze
+	thaw   chan struct{} // closed when a freeze ends
+	active sync.WaitGroup
 
-	requests atomic.Int64
-	injected sync.Map // faultKind → *atomic.Int64
+	// onRequest, when set, is called with each request's number (from 1).
+	onRequest atomic.Pointer[func(n int64)]
+	requests  atomic.Int64
+	injected  sync.Map // faultKind → *atomic.Int64
+	byStatus  sync.Map // injected HTTP status → *atomic.Int64
+	cut       atomic.Int64
 }
 
 func newFaultProxy(t testing.TB, serverURL string) *faultProxy {
@@ -72,7 +81,7 @@ func newFaultProxy(t testing.TB, serverURL string) *faultProxy {
 	p.rp = httputil.NewSingleHostReverseProxy(target)
 	p.rp.Transport = &http.Transport{MaxIdleConnsPerHost: 16, DisableCompression: true}
 	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		// The server is down (a restart): like a gateway, answer 502.
+		// The server is down: like a gateway, answer 502.
 		w.WriteHeader(http.StatusBadGateway)
 	}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
@@ -102,49 +111,106 @@ func (p *faultProxy) next() fault {
 	return fault{}
 }
 
+// freeze starts a restart window and waits until the server has finished
+// the requests it was given; their responses will be cut.
+func (p *faultProxy) freeze() {
+	p.mu.Lock()
+	p.frozen = true
+	p.gen++
+	p.thaw = make(chan struct{})
+	p.mu.Unlock()
+	p.active.Wait()
+}
+
+// unfreeze ends the restart window: the requests held are cut.
+func (p *faultProxy) unfreeze() {
+	p.mu.Lock()
+	p.frozen = false
+	close(p.thaw)
+	p.mu.Unlock()
+}
+
+// forward sends r to the server and returns the buffered response, or false
+// when a restart window cut it (before or after the server saw it).
+func (p *faultProxy) forward(r *http.Request) (*httptest.ResponseRecorder, bool) {
+	p.mu.Lock()
+	if p.frozen {
+		ch := p.thaw
+		p.mu.Unlock()
+		<-ch
+		return nil, false
+	}
+	gen := p.gen
+	p.active.Add(1)
+	p.mu.Unlock()
+	rec := httptest.NewRecorder()
+	p.rp.ServeHTTP(rec, r)
+	p.active.Done()
+	p.mu.Lock()
+	cut, ch := p.gen != gen, p.thaw
+	p.mu.Unlock()
+	if cut {
+		<-ch
+		return nil, false
+	}
+	return rec, true
+}
+
 func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
-	p.requests.Add(1)
+	n := p.requests.Add(1)
+	if h := p.onRequest.Load(); h != nil {
+		(*h)(n)
+	}
 	f := p.next()
 	if f.kind != pass {
 		v, _ := p.injected.LoadOrStore(f.kind, new(atomic.Int64))
+		v.(*atomic.Int64).Add(1)
+	}
+	if f.kind == status || f.kind == statusAfter {
+		v, _ := p.byStatus.LoadOrStore(f.status, new(atomic.Int64))
 		v.(*atomic.Int64).Add(1)
 	}
 	switch f.kind {
 	case status:
 		io.Copy(io.Discard, r.Body)
 		writeStatus(w, f)
+		return
 	case stall:
 		// Reading the body to its end lets the server notice the client
 		// hanging up, which cancels r.Context().
 		io.Copy(io.Discard, r.Body)
 		<-r.Context().Done()
+		return
 	case reset:
 		io.Copy(io.Discard, r.Body)
 		hijackReset(w)
-	case resetAfter:
-		rec := httptest.NewRecorder()
-		p.rp.ServeHTTP(rec, r)
+		return
+	}
+	rec, ok := p.forward(r)
+	if !ok {
+		p.cut.Add(1)
 		hijackReset(w)
+		return
+	}
+	switch f.kind {
+	case resetAfter:
+		hijackReset(w)
+		return
 	case statusAfter:
-		rec := httptest.NewRecorder()
-		p.rp.ServeHTTP(rec, r)
 		writeStatus(w, f)
+		return
 	case slow:
-		rec := httptest.NewRecorder()
-		p.rp.ServeHTTP(rec, r)
 		select {
 		case <-time.After(f.delay):
 		case <-r.Context().Done():
 			return
 		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes())
-	default:
-		p.rp.ServeHTTP(w, r)
 	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	w.Write(rec.Body.Bytes())
 }
 
 func writeStatus(w http.ResponseWriter, f fault) {
@@ -223,12 +289,16 @@ func (h *harness) MakeSink(ctx context.Context) (sink.Sink, error) {
 }
 
 func (h *harness) get(ctx context.Context, path string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.srv.URL()+"/"+path, nil)
+	return get(ctx, h.client, h.srv.URL(), path)
+}
+
+func get(ctx context.Context, client *http.Client, base, path string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+path, nil)
 	if err != nil {
 		return 0, nil, err
 	}
 	req.Header.Set("Accept", "application/fhir+json")
-	resp, err := h.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -256,10 +326,16 @@ func (h *harness) Read(ctx context.Context, typ, id string) (*sinktest.Stored, e
 
 // searchAll lists every current resource of typ, paging with _offset.
 func (h *harness) searchAll(ctx context.Context, typ string) ([]json.RawMessage, error) {
+	return listAll(ctx, h.client, h.srv.URL(), typ)
+}
+
+// listAll lists every current resource of typ on the server at base, paging
+// with _offset.
+func listAll(ctx context.Context, client *http.Client, base, typ string) ([]json.RawMessage, error) {
 	const page = 1000
 	var out []json.RawMessage
 	for off := 0; ; off += page {
-		code, body, err := h.get(ctx, fmt.Sprintf("%s?_count=%d&_offset=%d", typ, page, off))
+		code, body, err := get(ctx, client, base, fmt.Sprintf("%s?_count=%d&_offset=%d", typ, page, off))
 		if err != nil {
 			return nil, err
 		}
@@ -341,5 +417,3 @@ func (h *harness) History(ctx context.Context, typ, id string) ([]*sinktest.Stor
 }
 
 func (h *harness) Close() {}
-
-var errNoServer = errors.New("no server")
