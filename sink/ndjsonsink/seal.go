@@ -1,11 +1,11 @@
 package ndjsonsink
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,6 +65,7 @@ func (s *Sink) seal(ctx context.Context) error {
 		// Importers read these as arrays; never null.
 		Output: []File{}, Deleted: []File{}, Error: []File{},
 	}
+	w := bufio.NewWriterSize(nil, 1<<20) // reused by every copy
 	for _, ts := range s.st.sortedTypes() {
 		k := 0
 		for _, p := range ts.parts {
@@ -76,7 +77,7 @@ func (s *Sink) seal(ctx context.Context) error {
 			}
 			k++
 			name := fmt.Sprintf("%s.%06d.ndjson", ts.name, k)
-			if err := s.publishPart(p, filepath.Join(s.dir, name)); err != nil {
+			if err := s.publishPart(p, filepath.Join(s.dir, name), w); err != nil {
 				return err
 			}
 			m.Output = append(m.Output, File{Type: ts.name, URL: s.url(name), Count: p.live()})
@@ -141,9 +142,9 @@ func (s *Sink) url(name string) string {
 
 // publishPart puts the live lines of p at dst. A part without dead lines is
 // hard-linked (its content is already durable); one with dead lines is
-// copied without them to a temporary file, fsynced and renamed. Either way
-// dst appears whole or not at all.
-func (s *Sink) publishPart(p *part, dst string) error {
+// copied without them, through w, to a temporary file, fsynced and renamed.
+// Either way dst appears whole or not at all.
+func (s *Sink) publishPart(p *part, dst string, w *bufio.Writer) error {
 	if p.ndead == 0 {
 		if err := os.Link(p.path, dst); err == nil {
 			return nil
@@ -154,23 +155,21 @@ func (s *Sink) publishPart(p *part, dst string) error {
 	if err != nil {
 		return err
 	}
-	w := &countingWriter{w: f}
+	w.Reset(f)
+	lines := 0
 	err = eachLine(p.path, p.lines, func(line int32, b []byte) error {
 		if p.isDead(line) {
 			return nil
 		}
-		w.lines++
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		_, err := w.Write([]byte{'\n'})
-		return err
+		lines++
+		w.Write(b)
+		return w.WriteByte('\n') // a write error sticks to w
 	})
 	if err == nil {
-		err = w.flush()
+		err = w.Flush()
 	}
-	if err == nil && w.lines != p.live() {
-		err = fmt.Errorf("%w: %s: %d live lines, want %d", ErrCorrupt, p.path, w.lines, p.live())
+	if err == nil && lines != p.live() {
+		err = fmt.Errorf("%w: %s: %d live lines, want %d", ErrCorrupt, p.path, lines, p.live())
 	}
 	if err == nil {
 		err = f.Sync()
@@ -184,27 +183,6 @@ func (s *Sink) publishPart(p *part, dst string) error {
 	if err != nil {
 		os.Remove(tmp)
 	}
-	return err
-}
-
-// countingWriter buffers writes to a file and counts lines.
-type countingWriter struct {
-	w     io.Writer
-	buf   []byte
-	lines int
-}
-
-func (c *countingWriter) Write(b []byte) (int, error) {
-	c.buf = append(c.buf, b...)
-	if len(c.buf) >= 1<<20 {
-		return len(b), c.flush()
-	}
-	return len(b), nil
-}
-
-func (c *countingWriter) flush() error {
-	_, err := c.w.Write(c.buf)
-	c.buf = c.buf[:0]
 	return err
 }
 
