@@ -30,22 +30,22 @@ func opError(it *item, bundle string, entry int) *Error {
 }
 
 // body returns the JSON an upsert sends: the resource, without its id when
-// it is a conditional update and KeepID is off.
+// it is a conditional update and KeepID is off. It marshals a copy:
+// google/fhir's marshaller rewrites typed reference ids in the message it is
+// given, and the caller's message may be shared.
 func (s *Sink) body(it *item) ([]byte, error) {
-	res := it.op.Resource
+	r, err := resource.Unwrap(it.op.Resource)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", sink.ErrInvalid, err)
+	}
+	c := proto.Clone(r)
 	if it.cond && !s.opts.KeepID {
-		r, err := resource.Unwrap(res)
-		if err != nil {
-			return nil, err
-		}
-		c := proto.Clone(r)
 		m := c.ProtoReflect()
 		if f := m.Descriptor().Fields().ByName(protoreflect.Name("id")); f != nil {
 			m.Clear(f)
 		}
-		res = c
 	}
-	b, err := resource.Marshal(res)
+	b, err := resource.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", sink.ErrInvalid, err)
 	}

@@ -868,3 +868,21 @@ func TestOpErrorsBeforeSending(t *testing.T) {
 	sinktest.CheckNoCanary(t, err)
 	assert.Len(t, f.got(), 1, "only the valid op is sent")
 }
+
+// TestWriteLeavesResourcesAlone: the caller's messages are not modified
+// (google/fhir's marshaller rewrites reference ids in what it is given), so
+// one message may be in several concurrent Writes.
+func TestWriteLeavesResourcesAlone(t *testing.T) {
+	f := newFake(t, ok)
+	for _, match := range []restsink.Match{restsink.MatchID, restsink.MatchIdentifier} {
+		s := newSink(t, f.base(), nil, &restsink.Options{Match: match})
+		c := sinktest.Claim(1)
+		before := proto.Clone(c)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { assert.NoError(t, s.Write(t.Context(), sink.Upserts(c, sinktest.Coverage(1)))) })
+		}
+		wg.Wait()
+		assert.True(t, proto.Equal(before, c), "Write modified the caller's Claim")
+	}
+}
