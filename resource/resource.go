@@ -257,11 +257,14 @@ func codecs() error {
 }
 
 // Marshal returns the compact FHIR JSON of a resource (or ContainedResource).
+// It does not modify m (google/fhir's marshaller rewrites typed reference ids
+// in place, so it is given a copy), and is safe to call concurrently on one
+// message.
 func Marshal(m proto.Message) ([]byte, error) {
 	if err := codecs(); err != nil {
 		return nil, err
 	}
-	cr, err := Wrap(m)
+	cr, err := wrapClone(m)
 	if err != nil {
 		return nil, err
 	}
@@ -273,11 +276,12 @@ func Marshal(m proto.Message) ([]byte, error) {
 }
 
 // MarshalIndent returns the FHIR JSON of a resource, indented by two spaces.
+// Like Marshal, it does not modify m.
 func MarshalIndent(m proto.Message) ([]byte, error) {
 	if err := codecs(); err != nil {
 		return nil, err
 	}
-	cr, err := Wrap(m)
+	cr, err := wrapClone(m)
 	if err != nil {
 		return nil, err
 	}
@@ -286,6 +290,16 @@ func MarshalIndent(m proto.Message) ([]byte, error) {
 		return nil, fmt.Errorf("resource: marshal %s: %w", Type(cr), sanitize(err))
 	}
 	return b, nil
+}
+
+// wrapClone wraps a deep copy of m, for google/fhir's marshaller, which
+// mutates what it is given.
+func wrapClone(m proto.Message) (*bcrpb.ContainedResource, error) {
+	r, err := Unwrap(m)
+	if err != nil {
+		return nil, err
+	}
+	return Wrap(proto.Clone(r))
 }
 
 // Unmarshal reads FHIR R4 JSON into the concrete resource message (for

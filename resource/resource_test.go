@@ -76,3 +76,16 @@ func TestUnmarshalErrorsArePHIFree(t *testing.T) {
 		assert.NotContains(t, strings.ToUpper(err.Error()), "ZZCANARYZZ", in)
 	}
 }
+
+func TestMarshalDoesNotMutate(t *testing.T) {
+	p := patient()
+	p.GeneralPractitioner = []*dtpb.Reference{{Reference: &dtpb.Reference_PractitionerId{PractitionerId: &dtpb.ReferenceId{Value: "prac-1"}}}}
+	before := proto.Clone(p)
+	b, err := resource.Marshal(p)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"reference":"Practitioner/prac-1"`)
+	assert.True(t, proto.Equal(before, p), "Marshal changed its input")
+	_, err = resource.MarshalIndent(p)
+	require.NoError(t, err)
+	assert.True(t, proto.Equal(before, p), "MarshalIndent changed its input")
+}
