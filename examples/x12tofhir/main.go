@@ -100,7 +100,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s: %v\n", name, err)
 			continue
 		}
-		decode(name, bufio.NewReaderSize(f, 256<<10))
+		decode(name, f) // the Decoder does its own buffering
 		f.Close()
 	}
 	if err := out.Flush(); err != nil {
