@@ -1,0 +1,136 @@
+package restsink_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fhirsync/fhirsync/internal/fhirtest"
+	"github.com/fhirsync/fhirsync/resource"
+	"github.com/fhirsync/fhirsync/sink"
+	"github.com/fhirsync/fhirsync/sink/restsink"
+	"github.com/fhirsync/fhirsync/sink/sinktest"
+)
+
+// TestRefusedClientIDs runs against the test server emulating Medplum,
+// which refuses update-as-create with client ids: PUT by id stops with a
+// configuration error, and MatchAuto, after Probe, falls back to conditional
+// updates with server-assigned ids.
+func TestRefusedClientIDs(t *testing.T) {
+	srv := fhirtest.Start(t, fhirtest.RefuseClientIDs())
+	ctx := t.Context()
+	ops := sink.Upserts(sinktest.Patient(1), sinktest.Coverage(1), sinktest.Claim(1))
+
+	byID := newSink(t, srv.URL(), nil, nil)
+	caps, err := byID.Probe(ctx)
+	require.NoError(t, err)
+	assert.False(t, caps.Types["Patient"].UpdateCreate)
+	assert.True(t, caps.Types["Patient"].ConditionalUpdate)
+	// Medplum-style ids (UUIDs) that do not exist yet: 404, a configuration
+	// error that stops the Write rather than failing each op.
+	uuidPatient := sinktest.Patient(1)
+	uuidPatient.Id = &dtpb.Id{Value: "5f0c7d3a-2b1e-4c8d-9a6f-0e1d2c3b4a59"}
+	err = byID.Write(ctx, sink.Upserts(uuidPatient))
+	var be *sink.BatchError
+	assert.False(t, errors.As(err, &be), "a configuration error, not per-op failures: %v", err)
+	assert.ErrorIs(t, err, restsink.ErrUnsupported)
+	assert.False(t, sink.IsRetryable(err))
+	sinktest.CheckNoCanary(t, err)
+	// Ids that are not UUIDs are refused as invalid, per op.
+	err = byID.Write(ctx, ops)
+	require.ErrorAs(t, err, &be)
+	assert.Len(t, be.Failed, 3)
+	assert.ErrorIs(t, err, sink.ErrInvalid)
+	sinktest.CheckNoCanary(t, err)
+
+	for _, mode := range []restsink.Mode{restsink.Single, restsink.Transaction, restsink.Batch} {
+		srv.Reset(t)
+		auto := newSink(t, srv.URL(), nil, &restsink.Options{Mode: mode, Match: restsink.MatchAuto})
+		_, err = auto.Probe(ctx)
+		require.NoError(t, err)
+		require.NoError(t, auto.Write(ctx, ops), mode)
+		require.NoError(t, auto.Write(ctx, ops), "%v: rewrite", mode) // idempotent: matches, updates
+		h := newHarness(t, srv, restsink.Options{})
+		for _, typ := range []string{"Patient", "Coverage", "Claim"} {
+			all, err := h.List(ctx, typ)
+			require.NoError(t, err)
+			require.Len(t, all, 1, "%v %s", mode, typ)
+			assert.Len(t, resource.ID(all[0].Resource), 36, "%v %s: a server-assigned UUID", mode, typ)
+		}
+	}
+
+	// Keeping the client id on a conditional create is refused (400): a
+	// permanent failure of that op.
+	keep := newSink(t, srv.URL(), nil, &restsink.Options{Match: restsink.MatchIdentifier, KeepID: true})
+	err = keep.Write(ctx, sink.Upserts(sinktest.Patient(2)))
+	require.ErrorAs(t, err, &be)
+	assert.ErrorIs(t, err, sink.ErrInvalid)
+	sinktest.CheckNoCanary(t, err)
+}
+
+// TestBundleCaps: the server refuses a conditional transaction over 8
+// entries with 413; the sink reports the configuration error.
+func TestBundleCaps(t *testing.T) {
+	srv := fhirtest.Shared(t)
+	s := newSink(t, srv.URL(), nil, &restsink.Options{Mode: restsink.Transaction, Match: restsink.MatchIdentifier, BundleSize: 9})
+	var ops []sink.Op
+	for i := range 9 {
+		ops = append(ops, sink.Op{Resource: sinktest.Patient(i)})
+	}
+	err := s.Write(t.Context(), ops)
+	assert.ErrorIs(t, err, restsink.ErrUnsupported)
+	assert.Contains(t, err.Error(), "BundleSize")
+	assert.False(t, sink.IsRetryable(err))
+
+	s8 := newSink(t, srv.URL(), nil, &restsink.Options{Mode: restsink.Transaction, Match: restsink.MatchIdentifier})
+	assert.NoError(t, s8.Write(t.Context(), ops), "the default conditional bundle size fits")
+}
+
+// TestIfMatchVersion sends meta.versionId as If-Match: a stale copy is
+// refused with sink.ErrConflict. Version ids are opaque (UUIDs here).
+func TestIfMatchVersion(t *testing.T) {
+	srv := fhirtest.Start(t, fhirtest.UUIDVersionIDs())
+	ctx := t.Context()
+	s := newSink(t, srv.URL(), nil, &restsink.Options{IfMatchVersion: true})
+	require.NoError(t, s.Write(ctx, sink.Upserts(sinktest.Patient(1))))
+	h := newHarness(t, srv, restsink.Options{})
+	st, err := h.Read(ctx, "Patient", sinktest.PatientID(1))
+	require.NoError(t, err)
+	v1 := st.VersionID
+	assert.Len(t, v1, 36, "a UUID")
+
+	withVersion := func(rev int, v string) sink.Op {
+		p := sinktest.PatientRev(1, rev)
+		p.Meta = &dtpb.Meta{VersionId: &dtpb.Id{Value: v}}
+		return sink.Op{Resource: p}
+	}
+	require.NoError(t, s.Write(ctx, []sink.Op{withVersion(1, v1)}))
+	err = s.Write(ctx, []sink.Op{withVersion(2, v1)}) // v1 is stale now
+	var be *sink.BatchError
+	require.ErrorAs(t, err, &be)
+	assert.ErrorIs(t, err, sink.ErrConflict)
+	var re *restsink.Error
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, http.StatusPreconditionFailed, re.StatusCode)
+	st, err = h.Read(ctx, "Patient", sinktest.PatientID(1))
+	require.NoError(t, err)
+	assert.Equal(t, 1, sinktest.Revision(st.Resource))
+}
+
+// TestProbeTestServer reads the test server's CapabilityStatement.
+func TestProbeTestServer(t *testing.T) {
+	srv := fhirtest.Shared(t)
+	s := newSink(t, srv.URL(), nil, &restsink.Options{Mode: restsink.Batch})
+	caps, err := s.Probe(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "4.0.1", caps.FHIRVersion)
+	assert.True(t, caps.Transaction)
+	assert.True(t, caps.Batch)
+	assert.Equal(t, restsink.TypeCapabilities{Update: true, Delete: true, UpdateCreate: true, ConditionalUpdate: true, ConditionalDelete: true},
+		caps.Types["Claim"])
+}
