@@ -72,6 +72,24 @@ type Options struct {
 	// Source of Payment Typology).
 	CoverageType func(claimFilingIndicator string) (system, code string, ok bool)
 
+	// NetworkStatus supplies the network status X12 does not carry
+	// (MAPPING.md §9 D7), for the ExplanationOfBenefit adjudication slices
+	// (benefitpaymentstatus, billingnetworkstatus, renderingnetworkstatus).
+	// Nil means the status is unknown: benefitpaymentstatus "other", no
+	// network slices.
+	NetworkStatus NetworkStatusFunc
+
+	// Adjudication is the table from CAS group and reason codes to C4BB
+	// adjudication categories (MAPPING.md §4.5). Nil means
+	// DefaultAdjudicationTable().
+	Adjudication *AdjudicationTable
+
+	// Claims finds the 837 claim an 835 claim payment pays (MAPPING.md
+	// §3.5), so that the ExplanationOfBenefit takes what only the claim
+	// knows (diagnoses, care team, admission data). Nil means no join: EOBs
+	// are built from the 835 alone and list what they cannot meet.
+	Claims ClaimLookup
+
 	// Translate lists the local code systems whose codes gain a standard
 	// coding through the terminology.Mapper (MAPPING.md §3.3): the original
 	// coding is kept and the translation is added next to it. Empty means
@@ -102,10 +120,10 @@ type Systems struct {
 	// PayerClaimNumber is the system of a payer's claim control numbers
 	// (REF*F8, 835 CLP07): default "urn:fhirsync:payer-claim-number:<payer id>".
 	PayerClaimNumber func(payerID string) string
-	// MedicalRecordNumber is the system of a provider's medical record
-	// numbers (REF*EA): default "urn:fhirsync:medical-record-number:<billing
-	// NPI or TIN>".
-	MedicalRecordNumber func(billingProvider string) string
+	// PaymentTrace is the system of a payer's payment trace numbers (835
+	// TRN02) by originating company (TRN03): default
+	// "urn:fhirsync:payment-trace:<TRN03>".
+	PaymentTrace func(originatorID string) string
 	// Local is the system of codes X12 sends under a qualifier with no
 	// public code system (SV101-1 ER, IV, WK; mutually defined codes):
 	// default "urn:fhirsync:x12:<qualifier>".
@@ -142,6 +160,25 @@ type Dependent struct {
 	SubscriberID string     // 2010BA NM109
 	Relationship string     // PAT01 individual relationship code
 	Patient      *x12.Party // loop 2010CA: name, address, demographics, REF
+}
+
+// NetworkStatusFunc returns the payer's network status of a provider for a
+// claim (MAPPING.md §9 D7): "" for unknown, or one of "innetwork",
+// "outofnetwork" (C4BBPayerAdjudicationStatus codes). An error fails the
+// record's mapping (return one when the answer is unknown and a retry may
+// help).
+type NetworkStatusFunc func(ctx context.Context, q NetworkQuery) (string, error)
+
+// NetworkQuery is what a [NetworkStatusFunc] is asked about: a provider (by
+// NPI, else TIN) in the network of a payer, on a date of service. It holds
+// no member data.
+type NetworkQuery struct {
+	PayerID   string
+	NPI       string
+	TIN       string
+	Role      string // "billing" or "rendering"
+	Date      time.Time
+	ClaimKind EOBKind
 }
 
 // DefaultCoverageType is the default crosswalk from the claim filing
