@@ -1,0 +1,271 @@
+package fhirmap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirsync/fhirsync/source"
+	"github.com/fhirsync/fhirsync/x12"
+)
+
+// Converter turns one source message into FHIR resources: the unit of work
+// of fhirsync's engine (DESIGN.md §3–4). The resources come in dependency
+// order (referenced resources first).
+//
+// A Converter reports records it cannot convert as errors; see
+// [X12Converter.Convert] for how partial results are returned.
+type Converter interface {
+	Convert(ctx context.Context, m *source.Message) ([]proto.Message, error)
+}
+
+// ConverterFunc adapts a function to the [Converter] interface.
+type ConverterFunc func(ctx context.Context, m *source.Message) ([]proto.Message, error)
+
+// Convert calls f(ctx, m).
+func (f ConverterFunc) Convert(ctx context.Context, m *source.Message) ([]proto.Message, error) {
+	return f(ctx, m)
+}
+
+// X12ConverterOptions configures an [X12Converter]. A nil *X12ConverterOptions
+// means defaults.
+type X12ConverterOptions struct {
+	// Lenient, TolerantISA and MaxRecordLength configure the x12.Decoder
+	// (see its fields of the same names).
+	Lenient         bool
+	TolerantISA     bool
+	MaxRecordLength int
+
+	// SourceName returns the PHI-free name of a message written into the
+	// lineage (meta.source) of its resources. Nil means the message's
+	// Metadata["file"] when set, else its ID (both PHI-free by the
+	// source.Message contract).
+	SourceName func(m *source.Message) string
+
+	// Index, when set, receives the resources of every claim converted, so
+	// that an 835 read later (in this message or another) joins with its
+	// 837 claim. It is usually the Mapper's Options.Claims.
+	Index *ClaimIndex
+
+	// OnResult, when set, is called after each record is mapped, with the
+	// record and its Result (its Unmet and Warnings carry the record's
+	// position). The record holds PHI; the Result's issues do not.
+	OnResult func(ctx context.Context, rec x12.Record, res *Result)
+}
+
+// X12Converter is a [Converter] for X12 messages: it decodes a
+// source.Message body with an x12.Decoder, one business record (837 claim,
+// 835 claim payment...) at a time, and maps each record with a [Mapper].
+type X12Converter struct {
+	m    *Mapper
+	opts X12ConverterOptions
+}
+
+// NewX12Converter returns a Converter that maps the X12 records of each
+// message with m.
+func NewX12Converter(m *Mapper, opts *X12ConverterOptions) *X12Converter {
+	c := &X12Converter{m: m}
+	if opts != nil {
+		c.opts = *opts
+	}
+	return c
+}
+
+// RecordError is one record that could not be converted: its position
+// (with Pos.Record, the record's index in its transaction set) and the
+// error, an [*Error] (a mapping error, or a wrapped x12.SyntaxError).
+type RecordError struct {
+	Pos Position
+	Err error
+}
+
+// ConvertError lists the records of a message that could not be converted.
+// The message's other records were converted: their resources are returned
+// alongside it. Its text holds the positions and the errors' PHI-free text.
+type ConvertError struct {
+	Failed []RecordError
+}
+
+// Error summarizes the failed records, for example "fhirmap: 2 records not
+// converted: record 3, offset 1234, ...: fhirmap: invalid code: ...; ...".
+func (e *ConvertError) Error() string {
+	var b strings.Builder
+	b.WriteString("fhirmap: ")
+	b.WriteString(strconv.Itoa(len(e.Failed)))
+	if len(e.Failed) == 1 {
+		b.WriteString(" record not converted: ")
+	} else {
+		b.WriteString(" records not converted: ")
+	}
+	for i, f := range e.Failed {
+		if i == 3 {
+			b.WriteString("; ...")
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the errors of the failed records, so that errors.Is and
+// errors.As see them.
+func (e *ConvertError) Unwrap() []error {
+	out := make([]error, len(e.Failed))
+	for i, f := range e.Failed {
+		out[i] = f.Err
+	}
+	return out
+}
+
+// Convert decodes m.Body and maps every record in it.
+//
+// Partial results: one bad record does not lose the others. Convert returns
+// the resources of every record it could convert, in input order, and, when
+// some records failed, a [*ConvertError] listing each failed record's
+// position and error ([*Error] values; decoding errors wrap the
+// *x12.SyntaxError). The engine writes the returned resources and sends the
+// failed records to its reject path: both are permanent outcomes, so the
+// message is then acknowledged.
+//
+// A failure that is not about a record, a terminology.Mapper or ClaimLookup
+// that could not answer or a cancelled ctx, returns no resources and that
+// error (wrapped), so that the whole message is retried; test it with
+// terminology.IsRetryable, errors.As for a *LookupError, or ctx.Err().
+func (c *X12Converter) Convert(ctx context.Context, msg *source.Message) ([]proto.Message, error) {
+	m := c.m.WithSourceName(c.sourceName(msg))
+	d := x12.NewDecoder(bytes.NewReader(msg.Body))
+	d.Lenient, d.TolerantISA, d.MaxRecordLength = c.opts.Lenient, c.opts.TolerantISA, c.opts.MaxRecordLength
+	var out []proto.Message
+	var failed []RecordError
+	var st string
+	n := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rec, err := d.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			var se *x12.SyntaxError
+			if !errors.As(err, &se) {
+				// an I/O error of the reader: the body is in memory, so this
+				// cannot happen; report it as a failure of the message
+				return nil, err
+			}
+			if se.Pos.Transaction != st {
+				st, n = se.Pos.Transaction, 0
+			}
+			rn := 0
+			if isRecordError(se) {
+				n++
+				rn = n
+			}
+			e := syntaxError(se, rn)
+			failed = append(failed, RecordError{Pos: e.Pos, Err: e})
+			continue
+		}
+		p := rec.Pos()
+		if p.Transaction != st {
+			st, n = p.Transaction, 0
+		}
+		n++
+		res, err := m.MapRecord(ctx, rec)
+		if err != nil {
+			var me *Error
+			if !errors.As(err, &me) {
+				return nil, err
+			}
+			me.Pos.Record = n
+			if me.Pos.IsZero() || me.Pos.Offset == 0 && me.Pos.SegmentID == "" {
+				me.Pos = PositionOf(p, n)
+			}
+			failed = append(failed, RecordError{Pos: me.Pos, Err: me})
+			continue
+		}
+		for i := range res.Unmet {
+			res.Unmet[i].Pos.Record = n
+		}
+		for i := range res.Warnings {
+			res.Warnings[i].Pos.Record = n
+		}
+		if c.opts.Index != nil {
+			if err := c.opts.Index.AddResources(res.Resources); err != nil {
+				return nil, err
+			}
+		}
+		if c.opts.OnResult != nil {
+			c.opts.OnResult(ctx, rec, res)
+		}
+		out = append(out, res.Resources...)
+	}
+	if len(failed) > 0 {
+		return out, &ConvertError{Failed: failed}
+	}
+	return out, nil
+}
+
+func (c *X12Converter) sourceName(msg *source.Message) string {
+	if c.opts.SourceName != nil {
+		return c.opts.SourceName(msg)
+	}
+	if f := msg.Metadata["file"]; f != "" {
+		return f
+	}
+	return msg.ID
+}
+
+// isRecordError reports whether a decoding error is about a business record
+// (which the Decoder then skipped) rather than an envelope or a context loop,
+// so that records are counted right: errors skipping a record for a bad
+// context (ErrContext), and errors positioned in a record's loops: 837 loops
+// 2300–2440, 835 loops 2100/2110, 834 loops 2000 (INS) to 2750.
+func isRecordError(se *x12.SyntaxError) bool {
+	if errors.Is(se, x12.ErrContext) || errors.Is(se, x12.ErrRecordTooLarge) || errors.Is(se, x12.ErrTruncatedRecord) {
+		return true
+	}
+	l := se.Pos.Loop
+	switch {
+	case len(l) < 4:
+		return false
+	case l == "2000":
+		// 834 member (INS...) vs 835 header number (LX, TS3, TS2): a context
+		switch se.Pos.SegmentID {
+		case "LX", "TS3", "TS2":
+			return false
+		}
+		return true
+	case strings.HasPrefix(l, "20"):
+		return false // 837 billing provider, subscriber, patient and their name loops
+	}
+	return l[0] == '2'
+}
+
+// syntaxError wraps an X12 syntax error as a mapping error at its position:
+// ErrUnsupported for an unsupported transaction set, ErrMissing for a
+// missing segment or element, ErrInvalidValue otherwise. The x12 error stays
+// reachable with errors.Is and errors.As.
+func syntaxError(se *x12.SyntaxError, record int) *Error {
+	kind := ErrInvalidValue
+	switch {
+	case errors.Is(se, x12.ErrUnsupportedTransaction):
+		kind = ErrUnsupported
+	case errors.Is(se, x12.ErrMissingSegment), errors.Is(se, x12.ErrRequiredElement):
+		kind = ErrMissing
+	}
+	detail := "X12 input could not be decoded"
+	if se.Err != nil {
+		// the x12 sentinels' texts are constants, never input
+		detail = se.Err.Error()
+	}
+	return NewError(kind, PositionOf(se.Pos, record), "", detail).WithCause(se)
+}

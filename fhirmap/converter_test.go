@@ -1,0 +1,142 @@
+package fhirmap
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirsync/fhirsync/resource"
+	"github.com/fhirsync/fhirsync/source"
+	"github.com/fhirsync/fhirsync/x12"
+)
+
+func readCase(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name+".x12"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func types(rs []proto.Message) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, resource.Type(r))
+	}
+	return strings.Join(s, ",")
+}
+
+// TestConvertPartial converts a message whose second claim cannot be mapped:
+// the first and third claims' resources come back with a ConvertError that
+// names the failed record by position.
+func TestConvertPartial(t *testing.T) {
+	m := goldenMapper(t, "837p_corrections", nil)
+	ix := NewClaimIndex(nil)
+	var results int
+	conv := NewX12Converter(m, &X12ConverterOptions{Index: ix, OnResult: func(context.Context, x12.Record, *Result) { results++ }})
+	msg := source.NewMessage("batch-7@0", readCase(t, "837p_corrections"), map[string]string{"file": "claims-2024-01-15.x12"}, nil, nil)
+	rs, err := conv.Convert(context.Background(), msg)
+	var ce *ConvertError
+	if !errors.As(err, &ce) || len(ce.Failed) != 1 {
+		t.Fatalf("err = %v, want a ConvertError with one failed record", err)
+	}
+	f := ce.Failed[0]
+	if f.Pos.Record != 2 || f.Pos.SegmentID != "HI" || f.Pos.Transaction != "0110" || f.Pos.Element != 1 || f.Pos.Component != 2 {
+		t.Errorf("failed record position = %+v, want record 2, HI element 1 component 2, ST02 0110", f.Pos)
+	}
+	if !errors.Is(err, ErrInvalidCode) {
+		t.Errorf("errors.Is(err, ErrInvalidCode) = false for %v", err)
+	}
+	var me *Error
+	if !errors.As(err, &me) || me.Path != "Claim.diagnosis[0].diagnosisCodeableConcept" {
+		t.Errorf("errors.As(*Error) path = %q", me.Path)
+	}
+	if got, want := types(rs), "Organization,Organization,Patient,Coverage,Claim,Organization,Organization,Patient,Coverage,Claim"; got != want {
+		t.Errorf("resources = %s, want %s", got, want)
+	}
+	if results != 2 || ix.Len() != 2 {
+		t.Errorf("OnResult called %d times, index holds %d claims; want 2 and 2", results, ix.Len())
+	}
+	for _, r := range rs {
+		src := r.ProtoReflect().Descriptor().Fields().ByName("meta")
+		meta := r.ProtoReflect().Get(src).Message().Interface()
+		if s := metaSource(meta); !strings.HasPrefix(s, "urn:fhirsync:x12:claims-2024-01-15.x12:000000110:110:0110:") {
+			t.Errorf("%s meta.source = %q", resource.Type(r), s)
+		}
+	}
+}
+
+// TestConvertSyntaxError converts a message with a claim the decoder
+// rejects (CLM02 missing): the error wraps the x12 sentinel, the other claim
+// is converted.
+func TestConvertSyntaxError(t *testing.T) {
+	body := strings.Replace(string(readCase(t, "837p_dependent")), "CLM*PCN2001*45*", "CLM*PCN2001**", 1)
+	m := goldenMapper(t, "837p_dependent", nil)
+	rs, err := NewX12Converter(m, nil).Convert(context.Background(), source.NewMessage("m1", []byte(body), nil, nil, nil))
+	var ce *ConvertError
+	if !errors.As(err, &ce) || len(ce.Failed) != 1 {
+		t.Fatalf("err = %v, want one failed record", err)
+	}
+	if !errors.Is(err, x12.ErrRequiredElement) || !errors.Is(err, ErrMissing) {
+		t.Errorf("err = %v, want x12.ErrRequiredElement and ErrMissing", err)
+	}
+	if p := ce.Failed[0].Pos; p.Record != 1 || p.SegmentID != "CLM" || p.Element != 2 {
+		t.Errorf("position = %+v, want record 1, CLM element 2", p)
+	}
+	if n := strings.Count(types(rs), "Claim"); n != 1 {
+		t.Errorf("%d claims converted, want 1 (%s)", n, types(rs))
+	}
+}
+
+func TestConvertCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	m := goldenMapper(t, "837p_simple", nil)
+	rs, err := NewX12Converter(m, nil).Convert(ctx, source.NewMessage("m", readCase(t, "837p_simple"), nil, nil, nil))
+	if !errors.Is(err, context.Canceled) || rs != nil {
+		t.Errorf("Convert on a cancelled context = %d resources, %v", len(rs), err)
+	}
+}
+
+// TestConvertTranslationFailure: a terminology.Mapper that cannot answer
+// fails the whole message (no resources), so that it is retried.
+func TestConvertTranslationFailure(t *testing.T) {
+	boom := errors.New("terminology server unreachable")
+	m, err := NewMapper(mapperFunc(func() error { return boom }), &Options{
+		IDs:       &IDOptions{Key: goldenKey},
+		Translate: []Translation{{From: "urn:fhirsync:x12:ER", To: "http://www.ama-assn.org/go/cpt"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := NewX12Converter(m, nil).Convert(context.Background(), source.NewMessage("m", readCase(t, "837p_terminology"), nil, nil, nil))
+	if !errors.Is(err, boom) || rs != nil {
+		t.Errorf("Convert = %d resources, %v; want none and the mapper's error", len(rs), err)
+	}
+	var ce *ConvertError
+	if errors.As(err, &ce) {
+		t.Errorf("a terminology failure was reported as a record failure: %v", err)
+	}
+}
+
+func TestConverterFunc(t *testing.T) {
+	var c Converter = ConverterFunc(func(_ context.Context, m *source.Message) ([]proto.Message, error) {
+		return nil, errors.New(m.ID)
+	})
+	if _, err := c.Convert(context.Background(), source.NewMessage("x", nil, nil, nil, nil)); err == nil || err.Error() != "x" {
+		t.Errorf("ConverterFunc.Convert = %v", err)
+	}
+}
+
+func TestMapRecordUnsupported(t *testing.T) {
+	m := goldenMapper(t, "837p_simple", nil)
+	if _, err := m.MapRecord(context.Background(), nil); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("MapRecord(nil) = %v", err)
+	}
+}
