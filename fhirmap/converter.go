@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fhirsync/fhirsync/resource"
 	"github.com/fhirsync/fhirsync/source"
 	"github.com/fhirsync/fhirsync/x12"
 )
@@ -51,6 +52,15 @@ type X12ConverterOptions struct {
 	// that an 835 read later (in this message or another) joins with its
 	// 837 claim. It is usually the Mapper's Options.Claims.
 	Index *ClaimIndex
+
+	// KeepRepeats keeps every record's copy of the resources that many
+	// records of a message share (a billing provider, a payer, a
+	// practitioner). By default a resource already returned for an earlier
+	// record of the same message, with the same content apart from meta
+	// (lastUpdated, source), is returned once: the output then holds each
+	// version once, which saves writes and JSON marshalling. A copy whose
+	// content differs is always returned.
+	KeepRepeats bool
 
 	// OnResult, when set, is called after each record is mapped, with the
 	// record and its Result (its Unmet and Warnings carry the record's
@@ -147,6 +157,10 @@ func (c *X12Converter) Convert(ctx context.Context, msg *source.Message) ([]prot
 	var failed []RecordError
 	var st string
 	n := 0
+	var emitted map[string]proto.Message
+	if !c.opts.KeepRepeats {
+		emitted = map[string]proto.Message{}
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -206,7 +220,21 @@ func (c *X12Converter) Convert(ctx context.Context, msg *source.Message) ([]prot
 		if c.opts.OnResult != nil {
 			c.opts.OnResult(ctx, rec, res)
 		}
-		out = append(out, res.Resources...)
+		if emitted == nil {
+			out = append(out, res.Resources...)
+			continue
+		}
+		for _, r := range res.Resources {
+			k, err := resource.Key(r)
+			if err != nil {
+				return nil, err
+			}
+			if prev, ok := emitted[k]; ok && equalButMeta(prev, r) {
+				continue
+			}
+			emitted[k] = r
+			out = append(out, r)
+		}
 	}
 	if len(failed) > 0 {
 		return out, &ConvertError{Failed: failed}
@@ -222,6 +250,31 @@ func (c *X12Converter) sourceName(msg *source.Message) string {
 		return f
 	}
 	return msg.ID
+}
+
+// equalButMeta reports whether two resources have the same content apart
+// from meta.
+func equalButMeta(a, b proto.Message) bool {
+	ra, rb := a.ProtoReflect(), b.ProtoReflect()
+	if ra.Descriptor() != rb.Descriptor() {
+		return false
+	}
+	fd := ra.Descriptor().Fields().ByName("meta")
+	if fd == nil {
+		return proto.Equal(a, b)
+	}
+	ma, mb := ra.Get(fd), rb.Get(fd)
+	hasA, hasB := ra.Has(fd), rb.Has(fd)
+	ra.Clear(fd)
+	rb.Clear(fd)
+	eq := proto.Equal(a, b)
+	if hasA {
+		ra.Set(fd, ma)
+	}
+	if hasB {
+		rb.Set(fd, mb)
+	}
+	return eq
 }
 
 // isRecordError reports whether a decoding error is about a business record

@@ -57,7 +57,9 @@ func TestConvertPartial(t *testing.T) {
 	if !errors.As(err, &me) || me.Path != "Claim.diagnosis[0].diagnosisCodeableConcept" {
 		t.Errorf("errors.As(*Error) path = %q", me.Path)
 	}
-	if got, want := types(rs), "Organization,Organization,Patient,Coverage,Claim,Organization,Organization,Patient,Coverage,Claim"; got != want {
+	// the second good claim shares its billing provider, payer, patient and
+	// coverage with the first: they are returned once
+	if got, want := types(rs), "Organization,Organization,Patient,Coverage,Claim,Claim"; got != want {
 		t.Errorf("resources = %s, want %s", got, want)
 	}
 	if results != 2 || ix.Len() != 2 {
@@ -70,6 +72,35 @@ func TestConvertPartial(t *testing.T) {
 			t.Errorf("%s meta.source = %q", resource.Type(r), s)
 		}
 	}
+}
+
+func TestConvertKeepRepeats(t *testing.T) {
+	m := goldenMapper(t, "837p_corrections", nil)
+	rs, _ := NewX12Converter(m, &X12ConverterOptions{KeepRepeats: true}).Convert(context.Background(), source.NewMessage("m", readCase(t, "837p_corrections"), nil, nil, nil))
+	if got, want := types(rs), "Organization,Organization,Patient,Coverage,Claim,Organization,Organization,Patient,Coverage,Claim"; got != want {
+		t.Errorf("resources = %s, want %s", got, want)
+	}
+	// equalButMeta ignores meta only
+	a, b := typicalClaimT(t), typicalClaimT(t)
+	if !equalButMeta(a, b) {
+		t.Error("equalButMeta: equal claims differ")
+	}
+	b.ProtoReflect().Clear(b.ProtoReflect().Descriptor().Fields().ByName("total"))
+	if equalButMeta(a, b) {
+		t.Error("equalButMeta: claims with different totals are equal")
+	}
+	if resource.ID(a) == "" || resource.ID(b) == "" {
+		t.Error("equalButMeta lost the ids")
+	}
+}
+
+func typicalClaimT(t *testing.T) proto.Message {
+	m := goldenMapper(t, "837p_simple", nil)
+	rs, err := NewX12Converter(m, nil).Convert(context.Background(), source.NewMessage("m", readCase(t, "837p_simple"), nil, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs[len(rs)-1]
 }
 
 // TestConvertSyntaxError converts a message with a claim the decoder
