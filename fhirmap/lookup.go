@@ -42,6 +42,19 @@ type ClaimLookup interface {
 	FindClaim(ctx context.Context, q ClaimQuery) (*claimpb.Claim, error)
 }
 
+// ReferenceProfiles is an optional capability of a [ClaimLookup]: it tells
+// which profiles the resources a claim refers to declare (its Patient,
+// Coverages, Organizations, Practitioners), so that an ExplanationOfBenefit
+// built from the claim claims a C4BB profile only when the resources it
+// refers to declare the profiles C4BB requires of them (a dependent Patient
+// without a member id, a Practitioner whose NPI fails its check digit, do
+// not). refs are "Type/id" references; the answer maps each reference the
+// implementation knows to the versioned canonicals in its meta.profile (an
+// empty slice when it declares none); unknown references are left out.
+type ReferenceProfiles interface {
+	DeclaredProfiles(ctx context.Context, refs []string) (map[string][]string, error)
+}
+
 // ClaimIdentifier is a business identifier of a Claim: system and value,
 // compared exactly (as FHIR token search does, without case folding of the
 // system).
@@ -61,10 +74,15 @@ type ClaimIdentifier struct {
 // CLM01's system by the billing provider (Options.Systems).
 //
 // When several claims match, active claims win over cancelled ones (a void,
-// CLM05-3 = 8), then the most recently added (in-memory) or updated (server).
+// CLM05-3 = 8); then, with Original set, a claim that replaces none (no
+// Claim.related) wins over a replacement; then the most recently added
+// (in-memory) or updated (server).
 type ClaimQuery struct {
 	Identifiers []ClaimIdentifier
 	Start, End  time.Time // the claim payment's statement or service dates, as calendar dates
+	// Original prefers the original claim to its replacements: a reversal
+	// (835 CLP02 = 22) reverses the payment of the original.
+	Original bool
 }
 
 // LogValue logs the query without its identifier values (CLP01 is an account
@@ -103,6 +121,9 @@ type ClaimIndex struct {
 	order *list.List                          // *indexedClaim, oldest first
 	byKey map[ClaimIdentifier][]*list.Element // identifier → claims carrying it
 	byID  map[string]*list.Element            // logical id → claim (a re-added id replaces)
+
+	profiles  map[string][]string // "Type/id" → meta.profile of the other resources added
+	profOrder *list.List          // keys of profiles, oldest first (bounded like the claims)
 }
 
 type indexedClaim struct {
@@ -111,6 +132,7 @@ type indexedClaim struct {
 	data       []byte // proto.Marshal of the Claim
 	start, end time.Time
 	cancelled  bool
+	replaces   bool // the claim has related claims (a replacement or void)
 	seq        uint64
 }
 
@@ -121,7 +143,8 @@ func NewClaimIndex(opts *ClaimIndexOptions) *ClaimIndex {
 	if opts != nil && opts.MaxClaims != 0 {
 		max = opts.MaxClaims
 	}
-	return &ClaimIndex{max: max, order: list.New(), byKey: map[ClaimIdentifier][]*list.Element{}, byID: map[string]*list.Element{}}
+	return &ClaimIndex{max: max, order: list.New(), byKey: map[ClaimIdentifier][]*list.Element{}, byID: map[string]*list.Element{},
+		profiles: map[string][]string{}, profOrder: list.New()}
 }
 
 // Len returns the number of claims in the index.
@@ -139,7 +162,7 @@ func (ix *ClaimIndex) Add(c *claimpb.Claim) error {
 	if c == nil {
 		return fmt.Errorf("fhirmap: claim index: %w: nil claim", ErrMissing)
 	}
-	e := &indexedClaim{id: c.GetId().GetValue(), cancelled: c.GetStatus().GetValue() == cpb.FinancialResourceStatusCode_CANCELLED}
+	e := &indexedClaim{id: c.GetId().GetValue(), cancelled: c.GetStatus().GetValue() == cpb.FinancialResourceStatusCode_CANCELLED, replaces: len(c.GetRelated()) > 0}
 	for _, id := range c.GetIdentifier() {
 		k := ClaimIdentifier{System: id.GetSystem().GetValue(), Value: id.GetValue().GetValue()}
 		if k.System != "" && k.Value != "" {
@@ -178,16 +201,73 @@ func (ix *ClaimIndex) Add(c *claimpb.Claim) error {
 }
 
 // AddResources indexes the Claims among resources (for example a mapping
-// [Result]'s Resources) and ignores the other resources.
+// [Result]'s Resources) and remembers the profiles the other resources
+// declare, for [ClaimIndex.DeclaredProfiles] (at most 8 per claim the index
+// holds, oldest forgotten first).
 func (ix *ClaimIndex) AddResources(resources []proto.Message) error {
 	for _, r := range resources {
 		if c, ok := r.(*claimpb.Claim); ok {
 			if err := ix.Add(c); err != nil {
 				return err
 			}
+			continue
 		}
+		t, id := resource.Type(r), resource.ID(r)
+		if t == "" || id == "" {
+			continue
+		}
+		ix.remember(t+"/"+id, metaProfiles(r))
 	}
 	return nil
+}
+
+// remember records the declared profiles of a resource.
+func (ix *ClaimIndex) remember(key string, profiles []string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if _, ok := ix.profiles[key]; !ok {
+		ix.profOrder.PushBack(key)
+	}
+	ix.profiles[key] = profiles
+	for ix.max > 0 && ix.profOrder.Len() > 8*ix.max {
+		old := ix.profOrder.Remove(ix.profOrder.Front()).(string)
+		delete(ix.profiles, old)
+	}
+}
+
+// DeclaredProfiles implements [ReferenceProfiles] with the resources given
+// to [ClaimIndex.AddResources].
+func (ix *ClaimIndex) DeclaredProfiles(ctx context.Context, refs []string) (map[string][]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := make(map[string][]string, len(refs))
+	for _, r := range refs {
+		if p, ok := ix.profiles[r]; ok {
+			out[r] = append([]string{}, p...)
+		}
+	}
+	return out, nil
+}
+
+// metaProfiles returns the meta.profile values of a resource.
+func metaProfiles(m proto.Message) []string {
+	r := m.ProtoReflect()
+	f := r.Descriptor().Fields().ByName("meta")
+	if f == nil || !r.Has(f) {
+		return []string{}
+	}
+	meta, ok := r.Get(f).Message().Interface().(*dtpb.Meta)
+	if !ok {
+		return []string{}
+	}
+	out := make([]string, 0, len(meta.GetProfile()))
+	for _, p := range meta.GetProfile() {
+		out = append(out, p.GetValue())
+	}
+	return out
 }
 
 // remove drops an element; ix.mu is held.
@@ -228,7 +308,7 @@ func (ix *ClaimIndex) FindClaim(ctx context.Context, q ClaimQuery) (*claimpb.Cla
 				continue
 			}
 			seen[e] = true
-			if best == nil || better(e.cancelled, e.seq, best.cancelled, best.seq) {
+			if best == nil || better(q, candidate{e.cancelled, e.replaces, e.seq}, candidate{best.cancelled, best.replaces, best.seq}) {
 				best = e
 			}
 		}
@@ -248,13 +328,23 @@ func (ix *ClaimIndex) FindClaim(ctx context.Context, q ClaimQuery) (*claimpb.Cla
 	return c, nil
 }
 
-// better reports whether candidate a (cancelled?, rank) beats b: active
-// before cancelled, then the higher rank (later added, later updated).
-func better(aCancelled bool, aRank uint64, bCancelled bool, bRank uint64) bool {
-	if aCancelled != bCancelled {
-		return !aCancelled
+// candidate is what ranks a matching claim.
+type candidate struct {
+	cancelled, replaces bool
+	rank                uint64 // later added or updated is higher
+}
+
+// better reports whether candidate a beats b for query q: active before
+// cancelled, originals before replacements when q.Original, then the higher
+// rank.
+func better(q ClaimQuery, a, b candidate) bool {
+	if a.cancelled != b.cancelled {
+		return !a.cancelled
 	}
-	return aRank > bRank
+	if q.Original && a.replaces != b.replaces {
+		return !a.replaces
+	}
+	return a.rank > b.rank
 }
 
 // overlaps reports whether the date ranges [s1, e1] and [s2, e2] overlap, a
@@ -416,7 +506,7 @@ func sanitizeURLError(err error) string {
 // FindClaim implements [ClaimLookup].
 func (l *FHIRClaimLookup) FindClaim(ctx context.Context, q ClaimQuery) (*claimpb.Claim, error) {
 	var best *claimpb.Claim
-	var bestRank int64
+	var bestCand candidate
 	seen := map[string]bool{}
 	for _, k := range q.Identifiers {
 		if k.System == "" || k.Value == "" {
@@ -449,11 +539,9 @@ func (l *FHIRClaimLookup) FindClaim(ctx context.Context, q ClaimQuery) (*claimpb
 				if !overlaps(s, en, q.Start, q.End) {
 					continue
 				}
-				rank := c.GetMeta().GetLastUpdated().GetValueUs()
-				cancelled := c.GetStatus().GetValue() == cpb.FinancialResourceStatusCode_CANCELLED
-				bestCancelled := best.GetStatus().GetValue() == cpb.FinancialResourceStatusCode_CANCELLED
-				if best == nil || better(cancelled, uint64(rank), bestCancelled, uint64(bestRank)) {
-					best, bestRank = c, rank
+				cand := candidateOf(c)
+				if best == nil || better(q, cand, bestCand) {
+					best, bestCand = c, cand
 				}
 			}
 		}
@@ -462,6 +550,52 @@ func (l *FHIRClaimLookup) FindClaim(ctx context.Context, q ClaimQuery) (*claimpb
 		return nil, fmt.Errorf("fhirmap: claim search: %w", ErrUnmatched)
 	}
 	return best, nil
+}
+
+// DeclaredProfiles implements [ReferenceProfiles]: one search per resource
+// type, GET [base]/<Type>?_id=<id>,<id>... (50 ids at most per request).
+func (l *FHIRClaimLookup) DeclaredProfiles(ctx context.Context, refs []string) (map[string][]string, error) {
+	byType := map[string][]string{}
+	var types []string
+	for _, r := range refs {
+		t, id, ok := strings.Cut(r, "/")
+		if !ok || t == "" || id == "" || strings.ContainsAny(id, ",/?&#") {
+			continue
+		}
+		if byType[t] == nil {
+			types = append(types, t)
+		}
+		byType[t] = append(byType[t], id)
+	}
+	out := map[string][]string{}
+	for _, t := range types {
+		ids := byType[t]
+		for len(ids) > 0 {
+			n := min(len(ids), 50)
+			b, err := l.search(ctx, l.base+"/"+url.PathEscape(t)+"?_id="+url.QueryEscape(strings.Join(ids[:n], ",")))
+			if err != nil {
+				return nil, err
+			}
+			ids = ids[n:]
+			for _, e := range b.GetEntry() {
+				m, err := resource.Unwrap(e.GetResource())
+				if err != nil || resource.Type(m) != t {
+					continue
+				}
+				out[t+"/"+resource.ID(m)] = metaProfiles(m)
+			}
+		}
+	}
+	return out, nil
+}
+
+// candidateOf ranks a Claim read from a server by meta.lastUpdated.
+func candidateOf(c *claimpb.Claim) candidate {
+	return candidate{
+		cancelled: c.GetStatus().GetValue() == cpb.FinancialResourceStatusCode_CANCELLED,
+		replaces:  len(c.GetRelated()) > 0,
+		rank:      uint64(max(c.GetMeta().GetLastUpdated().GetValueUs(), 0)),
+	}
 }
 
 // hasIdentifier reports whether c carries identifier k (servers match tokens

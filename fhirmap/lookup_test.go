@@ -2,6 +2,7 @@ package fhirmap
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/fhirsync/fhirsync/resource"
 	"github.com/fhirsync/fhirsync/x12"
 	claimpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_go_proto"
+	"google.golang.org/protobuf/proto"
 )
 
 const testPCNSystem = "urn:fhirsync:patient-control-number:1234567893"
@@ -81,6 +83,21 @@ var lookupClaims = []struct{ id, pcn, start, end, status string }{
 	{"claim-d", "PCN3", "2024-02-01", "2024-02-02", "active"},    // original
 	{"claim-e", "PCN3", "2024-02-01", "2024-02-02", "cancelled"}, // void of it
 	{"claim-f", "PCN4", "", "", "active"},                        // no billablePeriod
+	{"claim-g", "PCN5", "2024-04-01", "2024-04-01", "active"},    // original
+	{"claim-h", "PCN5", "2024-04-01", "2024-04-01", "active"},    // its replacement (related, added later)
+}
+
+// lookupClaim builds claim i of lookupClaims; claim-h replaces claim-g.
+func lookupClaim(t testing.TB, i int) *claimpb.Claim {
+	c := lookupClaims[i]
+	cl := testClaim(t, c.id, c.pcn, c.start, c.end, c.status)
+	if c.id == "claim-h" {
+		cl.Related = []*claimpb.Claim_RelatedClaim{{
+			Relationship: concept("http://terminology.hl7.org/CodeSystem/ex-relatedclaimrelationship", "prior"),
+			Reference:    identifier(nil, "urn:fhirsync:payer-claim-number:12345", "ICN1"),
+		}}
+	}
+	return cl
 }
 
 var lookupCases = []struct {
@@ -99,6 +116,8 @@ var lookupCases = []struct {
 	{"unknown PCN", query("PCN9", "", ""), ""},
 	{"case matters", query("pcn1", "", ""), ""},
 	{"no identifiers", ClaimQuery{}, ""},
+	{"replacement is the latest", query("PCN5", "", ""), "claim-h"},
+	{"a reversal wants the original", func() ClaimQuery { q := query("PCN5", "", ""); q.Original = true; return q }(), "claim-g"},
 }
 
 func runLookupCases(t *testing.T, l ClaimLookup) {
@@ -119,8 +138,8 @@ func runLookupCases(t *testing.T, l ClaimLookup) {
 
 func TestClaimIndex(t *testing.T) {
 	ix := NewClaimIndex(nil)
-	for _, c := range lookupClaims {
-		if err := ix.Add(testClaim(t, c.id, c.pcn, c.start, c.end, c.status)); err != nil {
+	for i := range lookupClaims {
+		if err := ix.Add(lookupClaim(t, i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -214,8 +233,8 @@ func TestClaimIndexConcurrent(t *testing.T) {
 func TestFHIRClaimLookup(t *testing.T) {
 	srv := fhirtest.Shared(t)
 	ctx := context.Background()
-	for _, c := range lookupClaims {
-		body, err := resource.Marshal(testClaim(t, c.id, c.pcn, c.start, c.end, c.status))
+	for i, c := range lookupClaims {
+		body, err := resource.Marshal(lookupClaim(t, i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,4 +370,55 @@ func TestMatchLines(t *testing.T) {
 	if got = MatchLines(&claimpb.Claim{}, svcs[:1]); got[0] != (LineMatch{-1, ""}) {
 		t.Errorf("claim without items: %+v", got)
 	}
+}
+
+func TestDeclaredProfiles(t *testing.T) {
+	const prof = "http://hl7.org/fhir/us/carin-bb/StructureDefinition/C4BB-Patient|2.1.0"
+	pat := func(id string, profiles ...string) []byte {
+		meta := ""
+		if len(profiles) > 0 {
+			ps, _ := json.Marshal(profiles)
+			meta = fmt.Sprintf(`"meta": {"profile": %s},`, ps)
+		}
+		return []byte(fmt.Sprintf(`{"resourceType": "Patient", "id": %q, %s "gender": "unknown"}`, id, meta))
+	}
+	refs := []string{"Patient/p1", "Patient/p2", "Patient/unknown", "Organization/none", "bad"}
+	want := map[string][]string{"Patient/p1": {prof}, "Patient/p2": {}}
+	check := func(name string, got map[string][]string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(got) != len(want) || len(got["Patient/p1"]) != 1 || got["Patient/p1"][0] != prof || got["Patient/p2"] == nil || len(got["Patient/p2"]) != 0 {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+
+	ix := NewClaimIndex(nil)
+	var rs []proto.Message
+	for _, b := range [][]byte{pat("p1", prof), pat("p2")} {
+		m, err := resource.Unmarshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, m)
+	}
+	if err := ix.AddResources(rs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ix.DeclaredProfiles(context.Background(), refs)
+	check("index", got, err)
+
+	srv := fhirtest.Shared(t)
+	for _, id := range []string{"p1", "p2"} {
+		body := pat(id)
+		if id == "p1" {
+			body = pat(id, prof)
+		}
+		if resp, rb, err := srv.Do(context.Background(), http.MethodPut, "Patient/"+id, body, nil); err != nil || resp.StatusCode >= 300 {
+			t.Fatalf("PUT: %v %s", err, rb)
+		}
+	}
+	got, err = NewFHIRClaimLookup(nil, srv.URL(), nil).DeclaredProfiles(context.Background(), refs)
+	check("server", got, err)
 }
