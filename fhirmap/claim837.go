@@ -668,7 +668,8 @@ func (b *claim837) item(i int, ii *instInfo) error {
 
 	var charge x12.Amount
 	var units, pos string
-	var chargePos x12.Position
+	var chargePos, posPos x12.Position
+	var posEl, posComp int
 	switch {
 	case ln.Professional != nil:
 		sv := ln.Professional
@@ -690,8 +691,9 @@ func (b *claim837) item(i int, ii *instInfo) error {
 		if it.DiagnosisSequence, err = b.pointers(sv.DiagnosisPointers, sp, 7, path+".diagnosisSequence"); err != nil {
 			return err
 		}
+		posPos, posEl = sp, 5
 		if pos == "" {
-			pos = c.FacilityCode
+			pos, posPos, posEl, posComp = c.FacilityCode, c.Pos(), 5, 1
 		}
 	case ln.Institutional != nil:
 		sv := ln.Institutional
@@ -745,8 +747,9 @@ func (b *claim837) item(i int, ii *instInfo) error {
 		if it.DiagnosisSequence, err = b.pointers(sv.DiagnosisPointers, sp, 11, path+".diagnosisSequence"); err != nil {
 			return err
 		}
+		posPos, posEl = sp, 3
 		if pos == "" {
-			pos = c.FacilityCode
+			pos, posPos, posEl, posComp = c.FacilityCode, c.Pos(), 5, 1
 		}
 		if err := b.dentalSites(ln, it, sp, path); err != nil {
 			return err
@@ -766,7 +769,7 @@ func (b *claim837) item(i int, ii *instInfo) error {
 	if pos != "" {
 		p, err := terminology.NormalizePlaceOfService(pos)
 		if err != nil {
-			return b.errAt(ErrInvalidCode, chargePos, 0, 0, path+".locationCodeableConcept", "place of service is not a CMS place of service code").WithValue(pos).WithCause(err)
+			return b.errAt(ErrInvalidCode, posPos, posEl, posComp, path+".locationCodeableConcept", "place of service is not a CMS place of service code").WithValue(pos).WithCause(err)
 		}
 		it.Location = &clpb.Claim_Item_LocationX{Choice: &clpb.Claim_Item_LocationX_CodeableConcept{CodeableConcept: concept(terminology.SystemPlaceOfService, p)}}
 	}

@@ -93,6 +93,9 @@ func (b *claim837) procedureConcept(p *x12.Procedure, pos x12.Position, element 
 		}
 	}
 	cc := concepts(cs...)
+	if cc == nil {
+		return nil, b.errAt(ErrMissing, pos, element, 2, path, "procedure code missing")
+	}
 	cc.Text = fstr(strings.TrimSpace(p.Description))
 	return cc, nil
 }
@@ -255,6 +258,9 @@ func (b *claim837) procedures() error {
 			continue
 		}
 		pos, el, comp := b.codePos(i)
+		if strings.TrimSpace(h.Code) == "" {
+			return b.errAt(ErrMissing, pos, el, 2, "Claim.procedure", "HI procedure without a code")
+		}
 		path := "Claim.procedure[" + strconv.Itoa(len(b.claim.Procedure)) + "]"
 		switch q {
 		case "BBR", "BBQ":
