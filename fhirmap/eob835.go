@@ -135,25 +135,43 @@ func (m *Mapper) MapPayment835(ctx context.Context, p *x12.ClaimPayment835) (*Re
 	if err := b.build(); err != nil {
 		return nil, err
 	}
-	b.res.Resources = append(b.res.Resources, b.parties...)
+	b.finish()
 	b.res.Resources = append(b.res.Resources, b.eob)
 	return b.res, nil
 }
 
+// finish adds the parties to the result, with their unmet requirements
+// before the EOB's.
+func (b *eob835) finish() {
+	emitted := map[string]bool{}
+	for _, r := range b.parties {
+		emitted[refKeyOf(r)] = true
+	}
+	var unmet []Issue
+	for _, pi := range b.partyUnmet {
+		if emitted[pi.key] {
+			unmet = append(unmet, pi.issue)
+		}
+	}
+	b.res.Unmet = append(unmet, b.res.Unmet...)
+	b.res.Resources = append(b.res.Resources, b.parties...)
+}
+
 // eob835 holds the state of mapping one 835 claim payment.
 type eob835 struct {
-	m       *Mapper
-	ctx     context.Context
-	p       *x12.ClaimPayment835
-	rec     x12.Record     // the record (p, or a provider adjustment)
-	h       *x12.Header835 // the 835 header (BPR, TRN, DTM, payer, payee)
-	pos     Position
-	lineage string
-	table   *AdjudicationTable
-	res     *Result
-	seen    map[string]bool
-	parties []proto.Message // referenced resources, in dependency order
-	stubs   []proto.Message // id and meta.profile of the claim's resources the EOB refers to (for the profile check only)
+	m          *Mapper
+	ctx        context.Context
+	p          *x12.ClaimPayment835
+	rec        x12.Record     // the record (p, or a provider adjustment)
+	h          *x12.Header835 // the 835 header (BPR, TRN, DTM, payer, payee)
+	pos        Position
+	lineage    string
+	table      *AdjudicationTable
+	res        *Result
+	seen       map[string]bool
+	parties    []proto.Message // referenced resources, in dependency order
+	partyUnmet []partyIssue    // unmet requirements of the parties
+	stubs      []proto.Message // id and meta.profile of the claim's resources the EOB refers to (for the profile check only)
 
 	payerID      string // bare payer id (N104 / REF*2U), else NAIC, else TIN: scopes the ICN
 	payerOrgID   string
@@ -341,7 +359,7 @@ func (b *eob835) payer() error {
 	o.Telecom = telecom(pp.Contacts)
 	profile := b.m.opts.C4BBVersion.Profile(C4BBOrganization)
 	if o.Name == nil {
-		b.unmetParty(partyPosition(pp, b.pos), "Organization.name", "Organization.name.min", profile, "no payer name: C4BB-Organization not claimed")
+		b.unmetParty("Organization/"+id, partyPosition(pp, b.pos), "Organization.name", "Organization.name.min", profile, "no payer name: C4BB-Organization not claimed")
 		profile = ""
 	}
 	o.Meta = b.m.meta(b.lineage, profile)
@@ -799,6 +817,19 @@ func (b *eob835) supportingInfo() error {
 		e := &eobpb.ExplanationOfBenefit_SupportingInformation{}
 		copyFields(e, si)
 		e.Reason = nil
+		switch code {
+		case "patientweight", "transportationdistance":
+			// C4BB fixes the unit to the UCUM code ([lb_av], [mi_i]).
+			if q := e.GetValue().GetQuantity(); q != nil && q.GetCode() != nil {
+				q.Unit = fstr(q.GetCode().GetValue())
+				q.System = furi(terminology.SystemUCUM)
+			}
+		case "ambulancetransportreason":
+			// C4BB carries the reason in reason (a Coding), not code.
+			if c := e.GetCode().GetCoding(); len(c) > 0 {
+				e.Reason, e.Code = proto.Clone(c[0]).(*dtpb.Coding), nil
+			}
+		}
 		b.infoSeq[int(si.GetSequence().GetValue())] = add(code, e)
 	}
 	if (b.kind == EOBInpatient || b.kind == EOBOutpatient) && !have["typeofbill"] {
@@ -1357,25 +1388,24 @@ func (b *eob835) profile() {
 }
 
 // referenced asks the ClaimLookup (when it implements ReferenceProfiles)
-// which profiles the matched claim's resources that the EOB refers to
-// declare. Care team members and a service facility that do not declare the
-// C4BB profile the EOB requires of them are left out (with a warning): both
-// are optional, so the EOB keeps its profile. The answers also become stub
-// resources (id and meta.profile only) for the profile check, so that an EOB
-// whose patient or coverage is not C4BB claims no C4BB profile.
+// about the resources the EOB refers to. A resource of this result that the
+// lookup already knows (the 837 side wrote it, with more than an 835 says:
+// a birth date, a gender, an address) is not emitted again, so that a thin
+// 835 version never overwrites it. Care team members and a service facility
+// that do not declare the C4BB profile the EOB requires of them are left out
+// (with a warning): both are optional, so the EOB keeps its profile. The
+// answers also become stub resources (id and meta.profile only) for the
+// profile check, so that an EOB whose patient or coverage is not C4BB claims
+// no C4BB profile.
 func (b *eob835) referenced() error {
 	rp, ok := b.m.opts.Claims.(ReferenceProfiles)
-	if !ok || b.claim == nil {
+	if !ok {
 		return nil
-	}
-	mine := map[string]bool{}
-	for _, r := range b.parties {
-		mine[refKeyOf(r)] = true
 	}
 	var refs []string
 	seen := map[string]bool{}
 	add := func(r *dtpb.Reference) {
-		if k := refString(r); k != "" && !mine[k] && !seen[k] {
+		if k := refString(r); k != "" && !seen[k] {
 			seen[k] = true
 			refs = append(refs, k)
 		}
@@ -1394,13 +1424,26 @@ func (b *eob835) referenced() error {
 	for _, si := range e.GetSupportingInfo() {
 		add(si.GetValue().GetReference())
 	}
+	for _, r := range b.parties {
+		if k := refKeyOf(r); k != "" && !seen[k] {
+			seen[k] = true
+			refs = append(refs, k)
+		}
+	}
 	if len(refs) == 0 {
 		return nil
 	}
 	profs, err := rp.DeclaredProfiles(b.ctx, refs)
 	if err != nil {
-		return fmt.Errorf("fhirmap: ExplanationOfBenefit: profiles of the claim's resources at %s: %w", b.pos, err)
+		return fmt.Errorf("fhirmap: ExplanationOfBenefit: profiles of the resources it refers to at %s: %w", b.pos, err)
 	}
+	parties := b.parties[:0]
+	for _, r := range b.parties {
+		if _, known := profs[refKeyOf(r)]; !known {
+			parties = append(parties, r)
+		}
+	}
+	b.parties = parties
 	lacks := func(r *dtpb.Reference, want ...Canonical) bool {
 		p, known := profs[refString(r)]
 		return known && !declaresAny(p, want...)

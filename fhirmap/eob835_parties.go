@@ -36,9 +36,17 @@ func partyPosition(p *x12.Party, def Position) Position {
 	return def
 }
 
-// unmetParty records a requirement a referenced resource cannot meet.
-func (b *eob835) unmetParty(pos Position, path, rule, profile, msg string) {
-	b.res.Unmet = append(b.res.Unmet, Issue{Pos: pos, Path: path, Rule: rule, Profile: profile, Message: msg})
+// unmetParty records a requirement the resource key ("Type/id") of the
+// result cannot meet; it reaches Result.Unmet only if the resource is
+// emitted (see eob835.referenced).
+func (b *eob835) unmetParty(key string, pos Position, path, rule, profile, msg string) {
+	b.partyUnmet = append(b.partyUnmet, partyIssue{key, Issue{Pos: pos, Path: path, Rule: rule, Profile: profile, Message: msg}})
+}
+
+// partyIssue is an unmet requirement of a resource of the result.
+type partyIssue struct {
+	key   string
+	issue Issue
 }
 
 // npiOK validates an NPI's check digit (MAPPING.md §3.4); a failing NPI is
@@ -135,13 +143,13 @@ func (b *eob835) payeeOrganization() (string, error) {
 	profile := b.m.opts.C4BBVersion.Profile(C4BBOrganization)
 	switch {
 	case !b.npiOK(b.payeeNPI, withElement(pos, "N1", 4), "Organization.identifier"):
-		b.unmetParty(pos, "Organization.identifier", "us-core-17", profile, "the NPI check digit fails: C4BB-Organization not claimed")
+		b.unmetParty("Organization/"+id, pos, "Organization.identifier", "us-core-17", profile, "the NPI check digit fails: C4BB-Organization not claimed")
 		profile = ""
 	case o.Name == nil:
-		b.unmetParty(pos, "Organization.name", "Organization.name.min", profile, "no payee name: C4BB-Organization not claimed")
+		b.unmetParty("Organization/"+id, pos, "Organization.name", "Organization.name.min", profile, "no payee name: C4BB-Organization not claimed")
 		profile = ""
 	case o.Identifier == nil:
-		b.unmetParty(pos, "Organization.identifier", "Organization.identifier.min", profile, "payee has no NPI or tax id: C4BB-Organization not claimed")
+		b.unmetParty("Organization/"+id, pos, "Organization.identifier", "Organization.identifier.min", profile, "payee has no NPI or tax id: C4BB-Organization not claimed")
 		profile = ""
 	}
 	o.Meta = b.m.meta(b.lineage, profile)
@@ -174,10 +182,10 @@ func (b *eob835) rendering() {
 		}
 		switch {
 		case !b.npiOK(b.renderNPI, b.pos, "Practitioner.identifier"):
-			b.unmetParty(b.pos, "Practitioner.identifier", "us-core-17", profile, "the NPI check digit fails: C4BB-Practitioner not claimed")
+			b.unmetParty("Practitioner/"+id, b.pos, "Practitioner.identifier", "us-core-17", profile, "the NPI check digit fails: C4BB-Practitioner not claimed")
 			profile = ""
 		case pr.Name == nil || pr.Name[0].Family == nil:
-			b.unmetParty(b.pos, "Practitioner.name.family", "Practitioner.name.family.min", profile, "no family name: C4BB-Practitioner not claimed")
+			b.unmetParty("Practitioner/"+id, b.pos, "Practitioner.name.family", "Practitioner.name.family.min", profile, "no family name: C4BB-Practitioner not claimed")
 			profile = ""
 		}
 		pr.Meta = b.m.meta(b.lineage, profile)
@@ -253,10 +261,10 @@ func (b *eob835) patientAndCoverage() error {
 	patientProfiled := true
 	switch {
 	case memberID == "":
-		b.unmetParty(b.pos, "Patient.identifier", "Patient.identifier:memberid.min", pprofile, "the 835 carries no member id of the patient (NM1*QC NM108 MI, HN, II or MR): C4BB-Patient not claimed")
+		b.unmetParty("Patient/"+patientID, b.pos, "Patient.identifier", "Patient.identifier:memberid.min", pprofile, "the 835 carries no member id of the patient (NM1*QC NM108 MI, HN, II or MR): C4BB-Patient not claimed")
 		pprofile, patientProfiled = "", false
 	case pt.Name == nil:
-		b.unmetParty(b.pos, "Patient.name", "Patient.name.min", pprofile, "no patient name: C4BB-Patient not claimed")
+		b.unmetParty("Patient/"+patientID, b.pos, "Patient.name", "Patient.name.min", pprofile, "no patient name: C4BB-Patient not claimed")
 		pprofile, patientProfiled = "", false
 	}
 	pt.Meta = b.m.meta(b.lineage, pprofile)
@@ -305,13 +313,13 @@ func (b *eob835) patientAndCoverage() error {
 	cprofile := b.m.opts.C4BBVersion.Profile(C4BBCoverage)
 	switch {
 	case !patientProfiled:
-		b.unmetParty(b.pos, "Coverage.beneficiary", "Coverage.beneficiary.targetProfile", cprofile, "the beneficiary cannot claim C4BB-Patient: C4BB-Coverage not claimed")
+		b.unmetParty("Coverage/"+covID, b.pos, "Coverage.beneficiary", "Coverage.beneficiary.targetProfile", cprofile, "the beneficiary cannot claim C4BB-Patient: C4BB-Coverage not claimed")
 		cprofile = ""
 	case subscriberID == "":
-		b.unmetParty(b.pos, "Coverage.subscriberId", "Coverage.subscriberId.min", cprofile, "the 835 carries no subscriber id (NM1*IL): C4BB-Coverage not claimed")
+		b.unmetParty("Coverage/"+covID, b.pos, "Coverage.subscriberId", "Coverage.subscriberId.min", cprofile, "the 835 carries no subscriber id (NM1*IL): C4BB-Coverage not claimed")
 		cprofile = ""
 	case cov.Relationship == nil:
-		b.unmetParty(b.pos, "Coverage.relationship", "Coverage.relationship.min", cprofile, "the 835 does not say how the patient relates to the insured: C4BB-Coverage not claimed")
+		b.unmetParty("Coverage/"+covID, b.pos, "Coverage.relationship", "Coverage.relationship.min", cprofile, "the 835 does not say how the patient relates to the insured: C4BB-Coverage not claimed")
 		cprofile = ""
 	}
 	cov.Meta = b.m.meta(b.lineage, cprofile)

@@ -4,6 +4,7 @@ package fhirmap
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -126,8 +127,37 @@ func (m *Mapper) MapProviderAdjustment835(ctx context.Context, a *x12.ProviderAd
 		d.Amount = moneyUSD(v.Neg().String())
 		pr.Detail = append(pr.Detail, d)
 	}
-	b.res.Resources = append(append(b.res.Resources, b.parties...), pr)
+	if err := b.dropKnown(); err != nil {
+		return nil, err
+	}
+	b.finish()
+	b.res.Resources = append(b.res.Resources, pr)
 	return b.res, nil
+}
+
+// dropKnown drops the parties that the ClaimLookup (when it implements
+// ReferenceProfiles) already knows: the 837 side wrote them.
+func (b *eob835) dropKnown() error {
+	rp, ok := b.m.opts.Claims.(ReferenceProfiles)
+	if !ok || len(b.parties) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(b.parties))
+	for _, r := range b.parties {
+		keys = append(keys, refKeyOf(r))
+	}
+	profs, err := rp.DeclaredProfiles(b.ctx, keys)
+	if err != nil {
+		return fmt.Errorf("fhirmap: PaymentReconciliation: profiles of the resources it refers to at %s: %w", b.pos, err)
+	}
+	parties := b.parties[:0]
+	for _, r := range b.parties {
+		if _, known := profs[refKeyOf(r)]; !known {
+			parties = append(parties, r)
+		}
+	}
+	b.parties = parties
+	return nil
 }
 
 // parseDateField parses an optional CCYYMMDD element (zero time when empty).

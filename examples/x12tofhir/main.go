@@ -1,43 +1,82 @@
-// Command x12tofhir reads X12 health care EDI files (837P/I/D claims, 835
-// claim payments, 834 enrollments) and prints what it decodes.
+// Command x12tofhir converts X12 health care EDI files (837P/I/D claims, 835
+// claim payments and remittances) to FHIR R4: CARIN Blue Button claims,
+// explanations of benefit and the patients, coverages and providers they
+// refer to.
 //
 // Usage:
 //
+//	x12tofhir [-out DIR] [-network STATUS] [-id-key-file FILE] [-v] [-lenient] [-tolerant-isa] [FILE...]
 //	x12tofhir -records [-lenient] [-tolerant-isa] [FILE...]
 //
-// With no FILE it reads standard input. With -records it prints every decoded
-// business record as one JSON object per line: its kind ("837P claim"), its
-// position (byte offset, segment index, loop, envelope control numbers), the
-// file it came from and the typed record. A malformed record is reported on
-// standard error with its position (never with its values: error messages hold
-// no PHI) and decoding goes on; the exit status is 1 when any record or file
-// failed, 2 on a usage error.
+// With no FILE it reads standard input. Files are read in the order given,
+// and every claim read is kept in an in-memory index (fhirmap.ClaimIndex),
+// so an 835 read after the 837 it pays joins with it: name a day's 837s
+// first and its 835s after them. An 835 whose claim was not read still
+// converts, to the best ExplanationOfBenefit the 835 allows (it then claims
+// no C4BB profile it cannot meet; -v lists what it misses).
 //
-// FHIR output (the default mode to come) is produced by package fhirmap; until
-// it is wired in, -records is required.
+// By default the resources are written to standard output as NDJSON, one R4
+// resource per line, referenced resources before the resources that refer to
+// them. A resource that many records share (a billing provider, a payer) is
+// written once, and again only if a later record changes it.
+//
+// With -out DIR the resources are written as a FHIR Bulk Data import set
+// instead (package sink/ndjsonsink): one NDJSON file per resource type, each
+// resource once (its latest version), and a manifest.json written last, for
+// a server's $import. DIR must be new or empty.
+//
+// -network answers "innetwork" or "outofnetwork" for every provider's
+// network status, which X12 does not carry and some C4BB profiles require
+// (MAPPING.md D7: dental EOBs need the rendering provider's); services
+// configure fhirmap.Options.NetworkStatus from their provider contracts
+// instead. -id-key-file names a file whose bytes (at least 16) key the
+// resource ids (HMAC); without it ids are UUIDv5 over a public namespace,
+// fine for tests and demos only (see fhirmap.IDs).
+//
+// With -records it prints the decoded business records instead, as JSON
+// lines: kind, position, file and the typed record.
+//
+// A malformed record is reported on standard error with its position (file,
+// byte offset, segment, loop, element, envelope control numbers) and never
+// its values; the other records are still converted and written. The exit
+// status is 1 when any record or file failed, 2 on a usage error.
 //
 // # PHI
 //
-// The records printed on standard output hold PHI (names, member ids, dates of
-// birth, diagnoses): treat the output as you treat the input. Standard error
-// carries only positions, codes and file names.
+// The output holds PHI (names, member ids, dates of birth, diagnoses): treat
+// it as you treat the input. Standard error carries only positions, codes,
+// rule names and file names. File names go into each resource's lineage
+// (meta.source): name your files without PHI.
 package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirsync/fhirsync/fhirmap"
+	"github.com/fhirsync/fhirsync/resource"
+	"github.com/fhirsync/fhirsync/sink"
+	"github.com/fhirsync/fhirsync/sink/ndjsonsink"
 	"github.com/fhirsync/fhirsync/x12"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
+
+// now is the clock of meta.lastUpdated (tests fix it).
+var now = time.Now
 
 // line is one line of -records output.
 type line struct {
@@ -47,49 +86,94 @@ type line struct {
 	Record   x12.Record   `json:"record"`
 }
 
+// config is the parsed command line.
+type config struct {
+	records, lenient, tolerantISA, verbose bool
+	out, network, idKeyFile                string
+	files                                  []string
+}
+
 // run is the command, testable: it returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("x12tofhir", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	records := fs.Bool("records", false, "print the decoded business records as JSON lines")
-	lenient := fs.Bool("lenient", false, "report envelope count mismatches and misplaced segments as warnings (on standard error) instead of errors")
-	tolerantISA := fs.Bool("tolerant-isa", false, "accept ISA segments whose fixed-width fields are not padded")
+	var c config
+	fs.BoolVar(&c.records, "records", false, "print the decoded business records as JSON lines instead of FHIR")
+	fs.StringVar(&c.out, "out", "", "write a Bulk Data NDJSON import set (one file per resource type and a manifest) into `DIR` instead of standard output")
+	fs.StringVar(&c.network, "network", "", "answer `STATUS` (innetwork or outofnetwork) for every provider's network status")
+	fs.StringVar(&c.idKeyFile, "id-key-file", "", "key resource ids with the bytes of `FILE` (HMAC-SHA256; at least 16 bytes)")
+	fs.BoolVar(&c.verbose, "v", false, "report each record's unmet profile requirements and warnings on standard error")
+	fs.BoolVar(&c.lenient, "lenient", false, "report envelope count mismatches and misplaced segments as warnings (on standard error) instead of errors")
+	fs.BoolVar(&c.tolerantISA, "tolerant-isa", false, "accept ISA segments whose fixed-width fields are not padded")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: x12tofhir -records [-lenient] [-tolerant-isa] [FILE...]\n")
+		fmt.Fprintf(stderr, "usage: x12tofhir [-out DIR] [-network STATUS] [-id-key-file FILE] [-v] [-lenient] [-tolerant-isa] [FILE...]\n")
+		fmt.Fprintf(stderr, "       x12tofhir -records [-lenient] [-tolerant-isa] [FILE...]\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if !*records {
-		fmt.Fprintln(stderr, "x12tofhir: FHIR output is not available in this build yet; use -records")
-		fs.Usage()
+	c.files = fs.Args()
+	if c.records && (c.out != "" || c.network != "" || c.idKeyFile != "") {
+		fmt.Fprintln(stderr, "x12tofhir: -records prints decoded records; -out, -network and -id-key-file apply to FHIR output")
 		return 2
 	}
-	out := bufio.NewWriterSize(stdout, 64<<10)
-	enc := json.NewEncoder(out)
+	switch c.network {
+	case "", "innetwork", "outofnetwork":
+	default:
+		fmt.Fprintln(stderr, "x12tofhir: -network must be innetwork or outofnetwork")
+		return 2
+	}
+	var w writer
+	if c.records {
+		buf := bufio.NewWriterSize(stdout, 64<<10)
+		w = &recordWriter{buf: buf, enc: json.NewEncoder(buf)}
+	} else {
+		m, err := newMapper(c)
+		if err != nil {
+			fmt.Fprintf(stderr, "x12tofhir: %v\n", err)
+			return 2
+		}
+		fw := &fhirWriter{m: m, index: m.claims, stderr: stderr, verbose: c.verbose, seen: map[string][]byte{}, skipped: map[x12.Kind]int{}}
+		if c.out != "" {
+			s, err := ndjsonsink.New(c.out, nil)
+			if err != nil {
+				fmt.Fprintf(stderr, "x12tofhir: %v\n", err)
+				return 1
+			}
+			fw.sink = s
+		} else {
+			fw.buf = bufio.NewWriterSize(stdout, 64<<10)
+		}
+		w = fw
+	}
 	failed := false
 	decode := func(name string, r io.Reader) {
 		d := x12.NewDecoder(r)
-		d.Lenient = *lenient
-		d.TolerantISA = *tolerantISA
+		d.Lenient = c.lenient
+		d.TolerantISA = c.tolerantISA
 		d.OnWarning = func(e *x12.SyntaxError) { fmt.Fprintf(stderr, "%s: warning: %v\n", displayName(name), e) }
+		w.begin(name)
 		for rec, err := range d.Records() {
 			if err != nil {
 				failed = true
 				fmt.Fprintf(stderr, "%s: %v\n", displayName(name), err)
 				continue
 			}
-			if err := enc.Encode(line{Kind: rec.Kind(), Position: rec.Pos(), File: name, Record: rec}); err != nil {
+			if err := w.record(name, rec); err != nil {
 				failed = true
-				fmt.Fprintf(stderr, "%s: encoding a %s at %s: %v\n", displayName(name), rec.Kind(), rec.Pos(), err)
+				fmt.Fprintf(stderr, "%s: %v\n", displayName(name), err)
 			}
 		}
+		if err := w.end(name); err != nil {
+			failed = true
+			fmt.Fprintf(stderr, "%s: %v\n", displayName(name), err)
+		}
 	}
-	if fs.NArg() == 0 {
+	if len(c.files) == 0 {
 		decode("", stdin)
 	}
-	for _, name := range fs.Args() {
+	for _, name := range c.files {
 		f, err := os.Open(name)
 		if err != nil {
 			failed = true
@@ -100,10 +184,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "%s: %v\n", name, err)
 			continue
 		}
-		decode(name, f) // the Decoder does its own buffering
+		decode(name, f)
 		f.Close()
 	}
-	if err := out.Flush(); err != nil {
+	if err := w.close(); err != nil {
 		fmt.Fprintf(stderr, "x12tofhir: writing output: %v\n", err)
 		return 1
 	}
@@ -118,4 +202,178 @@ func displayName(name string) string {
 		return "<stdin>"
 	}
 	return name
+}
+
+// writer is an output mode.
+type writer interface {
+	begin(name string)                        // a new input file starts
+	record(name string, rec x12.Record) error // one decoded record
+	end(name string) error                    // the input file ended
+	close() error                             // flush and seal
+}
+
+// recordWriter prints decoded records (-records).
+type recordWriter struct {
+	buf *bufio.Writer
+	enc *json.Encoder
+}
+
+func (w *recordWriter) begin(string)     {}
+func (w *recordWriter) end(string) error { return nil }
+
+func (w *recordWriter) record(name string, rec x12.Record) error {
+	if err := w.enc.Encode(line{Kind: rec.Kind(), Position: rec.Pos(), File: name, Record: rec}); err != nil {
+		return fmt.Errorf("encoding a %s at %s: %w", rec.Kind(), rec.Pos(), err)
+	}
+	return nil
+}
+
+func (w *recordWriter) close() error { return w.buf.Flush() }
+
+// mapper is the Mapper with its claim index.
+type mapper struct {
+	*fhirmap.Mapper
+	claims *fhirmap.ClaimIndex
+}
+
+// newMapper builds the Mapper of the FHIR modes.
+func newMapper(c config) (*mapper, error) {
+	ix := fhirmap.NewClaimIndex(nil)
+	opts := &fhirmap.Options{Claims: ix, Now: func() time.Time { return now() }}
+	if c.idKeyFile != "" {
+		key, err := os.ReadFile(c.idKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("-id-key-file: %w", err)
+		}
+		opts.IDs = &fhirmap.IDOptions{Key: bytes.TrimSpace(key)}
+	}
+	if s := c.network; s != "" {
+		opts.NetworkStatus = func(context.Context, fhirmap.NetworkQuery) (string, error) { return s, nil }
+	}
+	m, err := fhirmap.NewMapper(nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &mapper{Mapper: m, claims: ix}, nil
+}
+
+// fhirWriter maps records to FHIR and writes them as NDJSON lines or into
+// an import set.
+type fhirWriter struct {
+	m       *mapper
+	cur     *fhirmap.Mapper // m with the current file's source name
+	index   *fhirmap.ClaimIndex
+	stderr  io.Writer
+	verbose bool
+
+	buf  *bufio.Writer    // standard output mode
+	sink *ndjsonsink.Sink // -out mode
+	ops  []sink.Op        // pending -out writes
+
+	// seen maps "Type/id" to the resource's content without meta, so that a
+	// resource shared by many records is written once per version.
+	seen    map[string][]byte
+	skipped map[x12.Kind]int // records of the current file without a FHIR mapping
+}
+
+// end reports the records of the file that have no FHIR mapping (834
+// members): valid input this command does not convert, not a failure.
+func (w *fhirWriter) end(name string) error {
+	for k, n := range w.skipped {
+		fmt.Fprintf(w.stderr, "%s: %d %s records not converted to FHIR by this command (see -records)\n", displayName(name), n, k)
+	}
+	clear(w.skipped)
+	return nil
+}
+
+func (w *fhirWriter) begin(name string) {
+	src := "stdin"
+	if name != "" {
+		src = filepath.Base(name)
+	}
+	w.cur = w.m.WithSourceName(src)
+}
+
+func (w *fhirWriter) record(name string, rec x12.Record) error {
+	res, err := w.cur.MapRecord(context.Background(), rec)
+	if err != nil {
+		if errors.Is(err, fhirmap.ErrUnsupported) {
+			w.skipped[rec.Kind()]++
+			return nil
+		}
+		return err
+	}
+	if w.verbose {
+		for _, i := range res.Unmet {
+			fmt.Fprintf(w.stderr, "%s: unmet: %s\n", displayName(name), i)
+		}
+		for _, i := range res.Warnings {
+			fmt.Fprintf(w.stderr, "%s: warning: %s\n", displayName(name), i)
+		}
+	}
+	if err := w.index.AddResources(res.Resources); err != nil {
+		return err
+	}
+	for _, r := range res.Resources {
+		if !w.changed(r) {
+			continue
+		}
+		if w.sink != nil {
+			w.ops = append(w.ops, sink.Op{Resource: r})
+			continue
+		}
+		b, err := resource.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("marshalling a %s at %s: %w", resource.Type(r), rec.Pos(), err)
+		}
+		w.buf.Write(b)
+		w.buf.WriteByte('\n')
+	}
+	if w.sink != nil && len(w.ops) >= 512 {
+		return w.flushOps()
+	}
+	return nil
+}
+
+// changed reports whether r differs (apart from meta) from the version of
+// the same resource written before, and remembers it.
+func (w *fhirWriter) changed(r proto.Message) bool {
+	key, err := resource.Key(r)
+	if err != nil {
+		return true
+	}
+	c := proto.Clone(r)
+	pr := c.ProtoReflect()
+	if f := pr.Descriptor().Fields().ByName("meta"); f != nil {
+		pr.Clear(f)
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
+	if err != nil {
+		return true
+	}
+	if old, ok := w.seen[key]; ok && bytes.Equal(old, b) {
+		return false
+	}
+	w.seen[key] = b
+	return true
+}
+
+func (w *fhirWriter) flushOps() error {
+	if len(w.ops) == 0 {
+		return nil
+	}
+	err := w.sink.Write(context.Background(), w.ops)
+	w.ops = w.ops[:0]
+	return err
+}
+
+func (w *fhirWriter) close() error {
+	if w.sink == nil {
+		return w.buf.Flush()
+	}
+	if err := w.flushOps(); err != nil {
+		w.sink.Detach(context.Background())
+		return err
+	}
+	return w.sink.Close(context.Background())
 }

@@ -86,15 +86,22 @@ func TestRecordsFromStdinWithBadRecord(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run(nil, strings.NewReader(""), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "-records") {
-		t.Errorf("without -records: exit %d, stderr %q", code, stderr.String())
+	if code := run(nil, strings.NewReader(""), &stdout, &stderr); code != 0 || stdout.Len() != 0 || stderr.Len() != 0 {
+		t.Errorf("empty input: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 	}
 	stderr.Reset()
 	if code := run([]string{"-records", filepath.Join(t.TempDir(), "missing.x12")}, nil, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "missing.x12: no such file") {
 		t.Errorf("missing file: exit %d, stderr %q", code, stderr.String())
 	}
-	stderr.Reset()
-	if code := run([]string{"-nope"}, nil, &stdout, &stderr); code != 2 {
-		t.Errorf("bad flag: exit %d", code)
+	for _, args := range [][]string{{"-nope"}, {"-records", "-out", t.TempDir()}, {"-network", "maybe"}, {"-id-key-file", filepath.Join(t.TempDir(), "none")}} {
+		stderr.Reset()
+		if code := run(args, strings.NewReader(""), &stdout, &stderr); code != 2 || stderr.Len() == 0 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
+		}
+	}
+	short := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(short, []byte("short"), 0o600)
+	if code := run([]string{"-id-key-file", short}, strings.NewReader(""), &stdout, &stderr); code != 2 {
+		t.Errorf("short key: exit %d", code)
 	}
 }
