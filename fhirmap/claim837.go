@@ -39,6 +39,13 @@ const (
 	systemV3ActCode             = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 )
 
+// ExtPriorPayerPaid is the URL of the extension (valueMoney) on a
+// non-focal Claim.insurance entry that carries what that other payer paid on
+// the claim (837 loop 2320 AMT*D), for the ExplanationOfBenefit's
+// priorpayerpaid amount (MAPPING.md §4.4). Context: Claim.insurance.
+// Cardinality 0..1.
+const ExtPriorPayerPaid = ExtensionBase + "prior-payer-paid"
+
 // ClaimIdentifierSystem returns the identifier system of the patient control
 // numbers (CLM01) of a billing provider under the default Systems:
 // "urn:fhirsync:patient-control-number:<NPI or TIN>". A Mapper with
@@ -534,7 +541,17 @@ func (b *claim837) insurance() {
 		list[0].e.PreAuthRef = fstrs(strings.TrimSpace(g1))
 	}
 	for i, id := range b.otherCoverageIDs {
-		list = append(list, ins{rank(b.c.OtherPayers[i].PayerResponsibility), &clpb.Claim_Insurance{Focal: fbool(false), Coverage: reference("Coverage", id)}})
+		op := &b.c.OtherPayers[i]
+		e := &clpb.Claim_Insurance{Focal: fbool(false), Coverage: reference("Coverage", id)}
+		if paid, ok := op.Amounts.Get("D"); ok {
+			if mon, ok := money(paid); ok && mon != nil {
+				e.Extension = []*dtpb.Extension{{
+					Url:   &dtpb.Uri{Value: ExtPriorPayerPaid},
+					Value: &dtpb.Extension_ValueX{Choice: &dtpb.Extension_ValueX_Money{Money: mon}},
+				}}
+			}
+		}
+		list = append(list, ins{rank(op.PayerResponsibility), e})
 	}
 	// stable insertion sort by rank (a handful of entries)
 	for i := 1; i < len(list); i++ {

@@ -81,6 +81,9 @@ func goldenMapper(t testing.TB, name string, claims ClaimLookup) *Mapper {
 			}
 		}
 	}
+	if h := goldenOptionHooks[name]; h != nil {
+		h(opts)
+	}
 	m, err := NewMapper(tm, opts)
 	if err != nil {
 		t.Fatal(err)
