@@ -120,16 +120,14 @@ func (m *Mapper) LocalSystem(qualifier string) string {
 
 // claim837 holds the state of mapping one 837 claim.
 type claim837 struct {
-	m       *Mapper
-	ctx     context.Context
-	c       *x12.Claim837
-	kind    x12.Kind
-	lineage string
-	res     *Result
-	seen    map[string]bool
+	partySet // the Organizations and Practitioners, the result's issues
+	ctx      context.Context
+	c        *x12.Claim837
+	kind     x12.Kind
 
-	// resources by kind, concatenated in dependency order at the end
-	orgs, pracs, locs, pats, covs, encs []proto.Message
+	// resources by kind (with partySet's orgs and pracs), concatenated in
+	// dependency order at the end
+	locs, pats, covs, encs []proto.Message
 
 	billingKey       string // NPI, else TIN
 	billingRef       *dtpb.Reference
@@ -174,8 +172,8 @@ func (m *Mapper) MapClaim837(ctx context.Context, c *x12.Claim837) (*Result, err
 		return nil, NewError(ErrMissing, Position{}, "Claim", "claim without its header, billing provider or subscriber context")
 	}
 	b := &claim837{
-		m: m, ctx: ctx, c: c, kind: c.Kind(), lineage: m.Lineage(c),
-		res: &Result{}, seen: map[string]bool{}, careIdx: map[string]int{},
+		partySet: newPartySet(m, m.Lineage(c), &Result{}),
+		ctx:      ctx, c: c, kind: c.Kind(), careIdx: map[string]int{},
 	}
 	if err := b.build(); err != nil {
 		return nil, err
@@ -189,8 +187,24 @@ func (m *Mapper) MapClaim837(ctx context.Context, c *x12.Claim837) (*Result, err
 	return b.res, nil
 }
 
+// partySet builds the provider and payer resources (Organization,
+// Practitioner) a record refers to, once each, and collects the record's
+// unmet requirements and warnings. The 837 and 835 mappers embed it.
+type partySet struct {
+	m           *Mapper
+	lineage     string
+	res         *Result
+	seen        map[string]bool // "Type/id" of the resources added
+	orgs, pracs []proto.Message
+}
+
+// newPartySet returns a partySet writing its issues to res.
+func newPartySet(m *Mapper, lineage string, res *Result) partySet {
+	return partySet{m: m, lineage: lineage, res: res, seen: map[string]bool{}}
+}
+
 // add appends r to the group unless a resource with the same key was added.
-func (b *claim837) add(group *[]proto.Message, key string, r proto.Message) {
+func (b *partySet) add(group *[]proto.Message, key string, r proto.Message) {
 	if b.seen[key] {
 		return
 	}
@@ -199,21 +213,21 @@ func (b *claim837) add(group *[]proto.Message, key string, r proto.Message) {
 }
 
 // errAt returns a mapping error at a segment position.
-func (b *claim837) errAt(err error, pos x12.Position, element, component int, path, detail string) *Error {
+func (b *partySet) errAt(err error, pos x12.Position, element, component int, path, detail string) *Error {
 	p := PositionOf(pos, 0)
 	p.Element, p.Component = element, component
 	return NewError(err, p, path, detail)
 }
 
 // warn records a warning.
-func (b *claim837) warn(pos x12.Position, element, component int, path, rule, msg string) {
+func (b *partySet) warn(pos x12.Position, element, component int, path, rule, msg string) {
 	p := PositionOf(pos, 0)
 	p.Element, p.Component = element, component
 	b.res.Warnings = append(b.res.Warnings, Issue{Pos: p, Path: path, Rule: rule, Message: msg})
 }
 
 // unmet records a profile requirement the record cannot meet.
-func (b *claim837) unmet(pos x12.Position, path, rule, profile, msg string) {
+func (b *partySet) unmet(pos x12.Position, path, rule, profile, msg string) {
 	b.res.Unmet = append(b.res.Unmet, Issue{Pos: PositionOf(pos, 0), Path: path, Rule: rule, Profile: profile, Message: msg})
 }
 

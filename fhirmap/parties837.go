@@ -43,11 +43,17 @@ func tinOf(p *x12.Party) string {
 	return ""
 }
 
-// payerIDOf returns a payer's id (NM109 with NM108 PI or XV).
+// payerIDOf returns a payer's id: NM109 (N104) with NM108 (N103) PI or XV,
+// else REF*2U (payer identification number).
 func payerIDOf(p *x12.Party) string {
 	switch strings.ToUpper(strings.TrimSpace(p.IDQualifier)) {
 	case "PI", "XV":
-		return strings.TrimSpace(p.ID)
+		if id := strings.TrimSpace(p.ID); id != "" {
+			return id
+		}
+	}
+	if v, ok := p.Refs.Get("2U"); ok {
+		return strings.TrimSpace(v)
 	}
 	return ""
 }
@@ -63,7 +69,7 @@ func partyPos(p *x12.Party) x12.Position {
 // checkNPI validates an NPI's check digit (MAPPING.md §3.4). An invalid NPI is
 // kept, with a warning; it returns false so that the resource does not claim
 // a profile whose NPI slice it breaks (us-core-16/17).
-func (b *claim837) checkNPI(npi string, p *x12.Party, path string) bool {
+func (b *partySet) checkNPI(npi string, p *x12.Party, path string) bool {
 	if npi == "" || b.m.opts.NoNPICheck {
 		return true
 	}
@@ -78,7 +84,7 @@ func (b *claim837) checkNPI(npi string, p *x12.Party, path string) bool {
 // Organization (NM102 = 2) of a provider name loop and adds the resource.
 // It returns nil (with a warning) when the loop has neither an NPI nor a
 // tax id to identify the provider by.
-func (b *claim837) providerRef(p *x12.Party, path string, taxonomy *dtpb.CodeableConcept) *dtpb.Reference {
+func (b *partySet) providerRef(p *x12.Party, path string, taxonomy *dtpb.CodeableConcept) *dtpb.Reference {
 	if p.IsPerson() {
 		id, ok := b.practitioner(p, path, taxonomy)
 		if !ok {
@@ -95,7 +101,7 @@ func (b *claim837) providerRef(p *x12.Party, path string, taxonomy *dtpb.Codeabl
 
 // practitioner adds the C4BB Practitioner of a person provider loop and
 // returns its id.
-func (b *claim837) practitioner(p *x12.Party, path string, taxonomy *dtpb.CodeableConcept) (string, bool) {
+func (b *partySet) practitioner(p *x12.Party, path string, taxonomy *dtpb.CodeableConcept) (string, bool) {
 	npi, tin := npiOf(p.Entity), tinOf(p)
 	id, err := b.m.ids.Practitioner(PractitionerKey{NPI: npi, TIN: tin, LastName: p.LastOrOrgName, FirstName: p.First})
 	if err != nil {
@@ -130,7 +136,7 @@ func (b *claim837) practitioner(p *x12.Party, path string, taxonomy *dtpb.Codeab
 
 // organization adds the C4BB Organization of a non-person provider loop and
 // returns its id.
-func (b *claim837) organization(p *x12.Party, path string, taxonomy *dtpb.CodeableConcept) (string, bool) {
+func (b *partySet) organization(p *x12.Party, path string, taxonomy *dtpb.CodeableConcept) (string, bool) {
 	npi, tin := npiOf(p.Entity), tinOf(p)
 	id, err := b.m.ids.Organization(OrganizationKey{NPI: npi, TIN: tin})
 	if err != nil {
@@ -166,14 +172,14 @@ func (b *claim837) organization(p *x12.Party, path string, taxonomy *dtpb.Codeab
 
 // payer adds the C4BB Organization of a payer name loop (2010BB, 2330B) and
 // returns its id and payer id.
-func (b *claim837) payer(p *x12.Party, path string) (id, payerID string, err error) {
+func (b *partySet) payer(p *x12.Party, path string) (id, payerID string, err error) {
 	payerID = payerIDOf(p)
 	naic, _ := p.Refs.Get("NF")
 	tin, _ := p.Refs.Get("EI")
 	naic, tin = strings.TrimSpace(naic), strings.TrimSpace(tin)
 	id, kerr := b.m.ids.Payer(PayerKey{PayerID: payerID, NAIC: naic, TIN: tin})
 	if kerr != nil {
-		return "", "", b.errAt(ErrMissing, partyPos(p), 9, 0, path, "payer has no payer id (NM108 PI or XV), NAIC code or tax id").WithCause(kerr)
+		return "", "", b.errAt(ErrMissing, partyPos(p), 9, 0, path, "payer has no payer id (NM108 PI or XV, REF*2U), NAIC code or tax id").WithCause(kerr)
 	}
 	if b.seen["Organization/"+id] {
 		return id, payerID, nil
