@@ -2,19 +2,54 @@
 // github.com/google/fhir/go protos, conforming to CARIN Blue Button (C4BB),
 // US Core and Da Vinci Plan-Net.
 //
-// This release holds the foundations the mappers stand on:
+// # Mapping
 //
-//   - [IDs]: deterministic, PHI-free resource ids from business keys, so that
-//     a re-delivered record overwrites and never duplicates;
-//   - [Error]: the typed mapping error, with the X12 position and FHIR path;
-//   - [C4BBVersion] and the [Canonical] profile URLs (versioned, as C4BB
-//     requires in meta.profile);
-//   - package [github.com/fhirsync/fhirsync/fhirmap/check]: the must-have
-//     elements, slices and invariants of the C4BB, US Core and Plan-Net
-//     profiles, checked in Go.
+// A [Mapper] maps one decoded x12 record at a time ([Mapper.MapRecord]):
 //
-// The converters from x12 records (837 claims, 835 claim payments, 834
-// members) and provider-directory rows come next.
+//   - an 837 professional, institutional or dental claim
+//     ([Mapper.MapClaim837]) becomes a Claim (use claim; type professional,
+//     institutional or oral; the C4BB institutional subType) and the
+//     resources it refers to: the billing provider, payers and service
+//     facility (Organization), practitioners, the service facility
+//     (Location), the patient, one Coverage per payer (coordination of
+//     benefits included) and, for an 837I, an Encounter;
+//   - an 835 claim payment becomes a C4BB ExplanationOfBenefit, joined with
+//     its 837 claim through a [ClaimLookup] (Options.Claims), and an 835
+//     provider adjustment (PLB) a PaymentReconciliation.
+//
+// The result ([Result]) lists the resources in dependency order (referenced
+// resources first), the profile requirements the record has no data for
+// (Result.Unmet: a resource that misses one does not declare the profile),
+// and warnings (an NPI whose check digit fails, a local code without a
+// translation). The Claim itself declares no profile: C4BB profiles
+// ExplanationOfBenefit. Where C4BB defines an ExplanationOfBenefit
+// supportingInfo slice, the Claim's supportingInfo uses its
+// C4BBSupportingInfoType category, so that the EOB carries it over as is.
+//
+// Options cover what X12 does not carry: the id key, the C4BB release, the
+// clock of meta.lastUpdated, identifier systems ([Systems]), the member id
+// of a dependent patient ([DependentMemberIDFunc], MAPPING.md D1), network
+// status ([NetworkStatusFunc], D7), the Coverage.type crosswalk and which
+// local code systems to translate ([Translation]) with the
+// terminology.Mapper given to [NewMapper]: the original coding is kept and
+// the standard one added next to it.
+//
+// # Converter
+//
+// A [Converter] turns a source.Message into resources; [NewX12Converter]
+// returns the one for X12 bodies, which decodes them with an x12.Decoder in
+// bounded memory and maps each record.
+//
+// # Delivery
+//
+// One bad record never loses the others: [X12Converter.Convert] returns the
+// resources of every record it converted and a [ConvertError] naming each
+// failed record by position. Both are permanent outcomes: write the
+// resources, send the failed records to the reject path, acknowledge the
+// message. A failure that is not about a record (a terminology server or
+// claim lookup that could not answer, a cancelled context) returns no
+// resources, so that the message is retried. Ids are deterministic, so
+// converting a message again rewrites the same resources.
 //
 // # Ids
 //
@@ -32,7 +67,12 @@
 //
 // # PHI
 //
-// [Error.Error] and [Error.LogValue] name positions, paths and sentinels,
-// never a value; [Error.Diagnostics] may, and is documented as PHI. Findings
-// of package check carry codes and system URIs at most.
+// Resources hold PHI; nothing else this package produces does. [Error.Error]
+// and [Error.LogValue] name positions, paths and sentinels, never a value;
+// [Error.Diagnostics] may, and is documented as PHI. [Issue] values,
+// [ConvertError] text and the lineage written to meta.source
+// ("urn:fhirsync:x12:<source>:<ISA13>:<GS06>:<ST02>:<offset>", see
+// [Mapper.Lineage]) hold positions, control numbers, codes and the
+// message's PHI-free name. Findings of package check carry codes and system
+// URIs at most.
 package fhirmap
