@@ -128,6 +128,8 @@ func (m *Mapper) MapPayment835(ctx context.Context, p *x12.ClaimPayment835) (*Re
 	if p.Loop() != nil {
 		b.lineage = m.Lineage(p)
 	}
+	b.psRes = &Result{}
+	b.ps = newPartySet(m, b.lineage, b.psRes)
 	b.table = m.opts.Adjudication
 	if b.table == nil {
 		b.table = DefaultAdjudicationTable()
@@ -147,13 +149,18 @@ func (b *eob835) finish() {
 	for _, r := range b.parties {
 		emitted[refKeyOf(r)] = true
 	}
-	var unmet []Issue
+	var unmet, warnings []Issue
 	for _, pi := range b.partyUnmet {
-		if emitted[pi.key] {
+		switch {
+		case !emitted[pi.key]:
+		case pi.warning:
+			warnings = append(warnings, pi.issue)
+		default:
 			unmet = append(unmet, pi.issue)
 		}
 	}
 	b.res.Unmet = append(unmet, b.res.Unmet...)
+	b.res.Warnings = append(warnings, b.res.Warnings...)
 	b.res.Resources = append(b.res.Resources, b.parties...)
 }
 
@@ -170,14 +177,15 @@ type eob835 struct {
 	res        *Result
 	seen       map[string]bool
 	parties    []proto.Message // referenced resources, in dependency order
-	partyUnmet []partyIssue    // unmet requirements of the parties
+	partyUnmet []partyIssue    // unmet requirements and warnings of the parties
+	ps         partySet        // the shared Organization/Practitioner builders
+	psRes      *Result         // where ps records its issues (moved by takeParties)
 	stubs      []proto.Message // id and meta.profile of the claim's resources the EOB refers to (for the profile check only)
 
 	payerID      string // bare payer id (N104 / REF*2U), else NAIC, else TIN: scopes the ICN
 	payerOrgID   string
 	payeeNPI     string
 	payeeTIN     string
-	payeeOrgID   string
 	renderNPI    string
 	claim        *clpb.Claim // the matched 837 claim, nil without a match
 	kind         EOBKind
@@ -320,51 +328,59 @@ func (b *eob835) build() error {
 	return nil
 }
 
-// payer builds the payer Organization from loop 1000A: payer id N104 (N103
-// XV or PI) else REF*2U, NAIC from REF*NF, tax id from TRN03 ("1" + EIN).
+// payer builds the payer Organization from loop 1000A with the shared
+// party builders: payer id N104 (N103 XV or PI) else REF*2U, NAIC from
+// REF*NF, tax id from REF*EI else TRN03 ("1" + EIN).
 func (b *eob835) payer() error {
 	h := b.h
-	pp := &h.Payer
-	payerID := payerIDOf(pp)
-	if payerID == "" {
-		if v, ok := pp.Refs.Get("2U"); ok {
-			payerID = strings.TrimSpace(v)
+	pp := h.Payer // a copy: the record's context is shared, read-only
+	if _, ok := pp.Refs.Get("EI"); !ok {
+		if t := strings.TrimSpace(h.Trace.OriginatorID); len(t) == 10 && t[0] == '1' && allDigits(t) {
+			pp.Refs = append(append(x12.Refs(nil), pp.Refs...), x12.Ref{Qualifier: "EI", Value: t[1:]})
 		}
 	}
-	naic, _ := pp.Refs.Get("NF")
-	naic = strings.TrimSpace(naic)
-	tin := ""
-	if t := strings.TrimSpace(h.Trace.OriginatorID); len(t) == 10 && t[0] == '1' && allDigits(t) {
-		tin = t[1:]
-	}
-	id, err := b.m.ids.Payer(PayerKey{PayerID: payerID, NAIC: naic, TIN: tin})
+	n := b.partyIssues()
+	id, payerID, err := b.ps.payer(&pp, "ExplanationOfBenefit.insurer")
 	if err != nil {
-		return NewError(ErrMissing, partyPosition(pp, b.pos), "ExplanationOfBenefit.insurer", "payer has no payer id (N104, REF*2U), NAIC code (REF*NF) or tax id (TRN03)").WithCause(err)
+		return err
 	}
+	b.takeParties("Organization/"+id, n)
 	b.payerOrgID = id
+	naic, _ := pp.Refs.Get("NF")
+	tin, _ := pp.Refs.Get("EI")
 	switch {
 	case payerID != "":
 		b.payerID = payerID
-	case naic != "":
-		b.payerID = naic
+	case strings.TrimSpace(naic) != "":
+		b.payerID = strings.TrimSpace(naic)
 	default:
-		b.payerID = tin
+		b.payerID = strings.TrimSpace(tin)
 	}
-	o := newOrganization(id,
-		identifier(c4bbIDType("payerid"), b.m.PayerIDSystem(), payerID),
-		identifier(c4bbIDType("naiccode"), terminology.SystemNAIC, naic),
-		tinIdentifier(tin))
-	o.Name = fstr(strings.TrimSpace(pp.LastOrOrgName))
-	o.Address = nonNilAddrs(address(pp.Address))
-	o.Telecom = telecom(pp.Contacts)
-	profile := b.m.opts.C4BBVersion.Profile(C4BBOrganization)
-	if o.Name == nil {
-		b.unmetParty("Organization/"+id, partyPosition(pp, b.pos), "Organization.name", "Organization.name.min", profile, "no payer name: C4BB-Organization not claimed")
-		profile = ""
-	}
-	o.Meta = b.m.meta(b.lineage, profile)
-	b.add("Organization/"+id, o)
 	return nil
+}
+
+// partyIssues returns the number of issues the party builders recorded so
+// far, for takeParties.
+func (b *eob835) partyIssues() [2]int { return [2]int{len(b.psRes.Unmet), len(b.psRes.Warnings)} }
+
+// takeParties moves the resources the party builders added into the
+// result's parties, and their issues (recorded since n) under key: they
+// reach the result only if the resource is emitted (see referenced).
+func (b *eob835) takeParties(key string, n [2]int) {
+	for _, is := range b.psRes.Unmet[n[0]:] {
+		b.partyUnmet = append(b.partyUnmet, partyIssue{key: key, issue: is})
+	}
+	for _, is := range b.psRes.Warnings[n[1]:] {
+		b.partyUnmet = append(b.partyUnmet, partyIssue{key: key, issue: is, warning: true})
+	}
+	b.psRes.Unmet, b.psRes.Warnings = b.psRes.Unmet[:n[0]], b.psRes.Warnings[:n[1]]
+	for _, r := range b.ps.orgs {
+		b.add(refKeyOf(r), r)
+	}
+	for _, r := range b.ps.pracs {
+		b.add(refKeyOf(r), r)
+	}
+	b.ps.orgs, b.ps.pracs = nil, nil
 }
 
 // payee identifies the payee (loop 1000B): NPI (N103 XX) and tax id (N103

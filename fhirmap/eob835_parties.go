@@ -21,12 +21,6 @@ import (
 	"github.com/fhirsync/fhirsync/x12"
 )
 
-// newOrganization returns an active Organization with the non-nil
-// identifiers.
-func newOrganization(id string, ids ...*dtpb.Identifier) *opb.Organization {
-	return &opb.Organization{Id: &dtpb.Id{Value: id}, Identifier: nonNilIDs(ids...), Active: fbool(true)}
-}
-
 // partyPosition returns the position of a name loop's leading segment, def
 // when unknown.
 func partyPosition(p *x12.Party, def Position) Position {
@@ -40,26 +34,15 @@ func partyPosition(p *x12.Party, def Position) Position {
 // result cannot meet; it reaches Result.Unmet only if the resource is
 // emitted (see eob835.referenced).
 func (b *eob835) unmetParty(key string, pos Position, path, rule, profile, msg string) {
-	b.partyUnmet = append(b.partyUnmet, partyIssue{key, Issue{Pos: pos, Path: path, Rule: rule, Profile: profile, Message: msg}})
+	b.partyUnmet = append(b.partyUnmet, partyIssue{key: key, issue: Issue{Pos: pos, Path: path, Rule: rule, Profile: profile, Message: msg}})
 }
 
-// partyIssue is an unmet requirement of a resource of the result.
+// partyIssue is an unmet requirement (or a warning) about a resource of the
+// result.
 type partyIssue struct {
-	key   string
-	issue Issue
-}
-
-// npiOK validates an NPI's check digit (MAPPING.md §3.4); a failing NPI is
-// kept with a warning, and the resource then claims no profile.
-func (b *eob835) npiOK(npi string, pos Position, path string) bool {
-	if npi == "" || b.m.opts.NoNPICheck {
-		return true
-	}
-	if terminology.ValidateNPI(npi) != nil {
-		b.warn(pos, path, "npi-check-digit", "NPI fails its format or check digit; identifier kept")
-		return false
-	}
-	return true
+	key     string
+	issue   Issue
+	warning bool
 }
 
 // parties835 sets provider, payee, patient, insurance and (without a match)
@@ -122,84 +105,60 @@ func cloneRef(r *dtpb.Reference) *dtpb.Reference {
 	return proto.Clone(r).(*dtpb.Reference)
 }
 
-// payeeOrganization adds the payee Organization (loop 1000B) and returns its
-// id: by NPI (N103 XX), else tax id (N103 FI or REF*TJ), else the payee's
-// other id (N103 XV).
+// payeeOrganization adds the payee Organization (loop 1000B) with the
+// shared party builders and returns its id: by NPI (N103 XX), else tax id
+// (N103 FI, or REF*TJ); a payee with neither (N103 XV, a health plan) gets an
+// Organization of its own, identified by that id, without a C4BB profile.
 func (b *eob835) payeeOrganization() (string, error) {
-	pe := &b.h.Payee
-	pos := partyPosition(pe, b.pos)
-	id, err := b.m.ids.Organization(OrganizationKey{NPI: b.payeeNPI, TIN: b.payeeTIN})
-	if err != nil {
-		other := strings.TrimSpace(pe.ID)
-		if other == "" {
-			return "", NewError(ErrMissing, withElement(pos, "N1", 4), "ExplanationOfBenefit.payee", "payee has no NPI, tax id or other identifier (N104, REF*TJ)")
+	pe := b.h.Payee // a copy: the record's context is shared, read-only
+	if _, ok := pe.Refs.Get("EI"); !ok && b.payeeTIN != "" && !strings.EqualFold(strings.TrimSpace(pe.IDQualifier), "FI") {
+		pe.Refs = append(append(x12.Refs(nil), pe.Refs...), x12.Ref{Qualifier: "EI", Value: b.payeeTIN})
+	}
+	if b.payeeNPI != "" || b.payeeTIN != "" {
+		n := b.partyIssues()
+		id, ok := b.ps.organization(&pe, "ExplanationOfBenefit.payee", nil)
+		if ok {
+			b.takeParties("Organization/"+id, n)
+			return id, nil
 		}
-		id = b.m.ids.ID("Organization", "835-payee", strings.TrimSpace(pe.IDQualifier), other)
 	}
-	o := newOrganization(id, npiIdentifier(b.payeeNPI), tinIdentifier(b.payeeTIN))
-	o.Name = fstr(strings.TrimSpace(pe.LastOrOrgName))
-	o.Address = nonNilAddrs(address(pe.Address))
-	o.Telecom = telecom(pe.Contacts)
-	profile := b.m.opts.C4BBVersion.Profile(C4BBOrganization)
-	switch {
-	case !b.npiOK(b.payeeNPI, withElement(pos, "N1", 4), "Organization.identifier"):
-		b.unmetParty("Organization/"+id, pos, "Organization.identifier", "us-core-17", profile, "the NPI check digit fails: C4BB-Organization not claimed")
-		profile = ""
-	case o.Name == nil:
-		b.unmetParty("Organization/"+id, pos, "Organization.name", "Organization.name.min", profile, "no payee name: C4BB-Organization not claimed")
-		profile = ""
-	case o.Identifier == nil:
-		b.unmetParty("Organization/"+id, pos, "Organization.identifier", "Organization.identifier.min", profile, "payee has no NPI or tax id: C4BB-Organization not claimed")
-		profile = ""
+	pos := partyPosition(&pe, b.pos)
+	other := strings.TrimSpace(pe.ID)
+	if other == "" {
+		return "", NewError(ErrMissing, withElement(pos, "N1", 4), "ExplanationOfBenefit.payee", "payee has no NPI, tax id or other identifier (N104, REF*TJ)")
 	}
-	o.Meta = b.m.meta(b.lineage, profile)
+	id := b.m.ids.ID("Organization", "835-payee", strings.TrimSpace(pe.IDQualifier), other)
+	o := &opb.Organization{Id: &dtpb.Id{Value: id}, Active: fbool(true),
+		Name: fstr(strings.TrimSpace(pe.LastOrOrgName)), Address: nonNilAddrs(address(pe.Address)), Telecom: telecom(pe.Contacts)}
+	b.unmetParty("Organization/"+id, pos, "Organization.identifier", "Organization.identifier.min", b.m.opts.C4BBVersion.Profile(C4BBOrganization),
+		"payee has no NPI or tax id: C4BB-Organization not claimed")
+	o.Meta = b.m.meta(b.lineage)
 	b.add("Organization/"+id, o)
 	return id, nil
 }
 
 // rendering adds the rendering provider of the claim payment (2100 NM1*82,
-// identified by NPI) to the care team of a professional or oral EOB built
-// without its claim.
+// a person identified by NPI) to the care team of a professional or oral
+// EOB built without its claim. An organization as rendering provider does
+// not fit those profiles' care team invariants (rendering ⇒ Practitioner)
+// and is left out.
 func (b *eob835) rendering() {
-	if b.kind != EOBProfessional && b.kind != EOBOral {
+	if b.kind != EOBProfessional && b.kind != EOBOral || b.renderNPI == "" {
 		return
 	}
 	r, ok := b.p.Entity("82")
-	if !ok || b.renderNPI == "" {
+	if !ok || !r.IsPerson() {
 		return
 	}
-	var ref *dtpb.Reference
-	profile := b.m.opts.C4BBVersion.Profile(C4BBPractitioner)
-	if r.IsPerson() {
-		id, err := b.m.ids.Practitioner(PractitionerKey{NPI: b.renderNPI})
-		if err != nil {
-			return
-		}
-		pr := &prpb.Practitioner{
-			Id:         &dtpb.Id{Value: id},
-			Identifier: nonNilIDs(npiIdentifier(b.renderNPI)),
-			Name:       nonNilNames(humanName(r)),
-		}
-		switch {
-		case !b.npiOK(b.renderNPI, b.pos, "Practitioner.identifier"):
-			b.unmetParty("Practitioner/"+id, b.pos, "Practitioner.identifier", "us-core-17", profile, "the NPI check digit fails: C4BB-Practitioner not claimed")
-			profile = ""
-		case pr.Name == nil || pr.Name[0].Family == nil:
-			b.unmetParty("Practitioner/"+id, b.pos, "Practitioner.name.family", "Practitioner.name.family.min", profile, "no family name: C4BB-Practitioner not claimed")
-			profile = ""
-		}
-		pr.Meta = b.m.meta(b.lineage, profile)
-		b.add("Practitioner/"+id, pr)
-		ref = reference("Practitioner", id)
-	} else {
-		// An organization as rendering provider does not fit the
-		// professional and oral care team invariants (rendering ⇒
-		// Practitioner): left out.
+	n := b.partyIssues()
+	id, ok := b.ps.practitioner(&x12.Party{LoopID: "2100", Entity: r}, "ExplanationOfBenefit.careTeam[0].provider", nil)
+	if !ok {
 		return
 	}
+	b.takeParties("Practitioner/"+id, n)
 	b.eob.CareTeam = append(b.eob.CareTeam, &eobpb.ExplanationOfBenefit_CareTeam{
 		Sequence: fpos(1),
-		Provider: ref,
+		Provider: reference("Practitioner", id),
 		Role:     concept(systemC4BBCareTeamRole, "rendering"),
 	})
 	b.careSeq[1] = true

@@ -62,6 +62,8 @@ func (m *Mapper) MapProviderAdjustment835(ctx context.Context, a *x12.ProviderAd
 	if a.Loop() != nil {
 		b.lineage = m.Lineage(a)
 	}
+	b.psRes = &Result{}
+	b.ps = newPartySet(m, b.lineage, b.psRes)
 	h := a.Header
 	if err := b.payer(); err != nil {
 		return nil, err
