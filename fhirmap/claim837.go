@@ -327,13 +327,15 @@ func (b *claim837) claimResource() error {
 
 	// related: replacement (7) and void (8) claims name the original by the
 	// payer's claim control number (REF*F8).
-	if f8, ok := c.Refs.Get("F8"); ok && strings.TrimSpace(f8) != "" {
-		switch strings.TrimSpace(c.FrequencyCode) {
-		case "7", "8":
+	switch strings.TrimSpace(c.FrequencyCode) {
+	case "7", "8":
+		if f8, ok := c.Refs.Get("F8"); ok && strings.TrimSpace(f8) != "" {
 			cl.Related = []*clpb.Claim_RelatedClaim{{
 				Relationship: concept(terminology.SystemRelatedClaimRelationship, "prior"),
 				Reference:    identifier(nil, b.m.PayerClaimNumberSystem(b.payerID), strings.TrimSpace(f8)),
 			}}
+		} else {
+			b.warn(c.Pos(), 5, 3, "Claim.related", "correction-without-original", "replacement or void claim (CLM05-3 7 or 8) without REF*F8: the original claim is not named")
 		}
 	}
 

@@ -74,6 +74,24 @@ func TestCodeTables(t *testing.T) {
 	}
 }
 
+func TestICDDiagnosis(t *testing.T) {
+	for _, tc := range []struct{ q, code, sys, want string }{
+		{"ABK", "J209", "http://hl7.org/fhir/sid/icd-10-cm", "J20.9"},
+		{"ABF", "S060X1A", "http://hl7.org/fhir/sid/icd-10-cm", "S06.0X1A"},
+		{"BK", "4019", "http://hl7.org/fhir/sid/icd-9-cm", "401.9"},
+		{"BF", "V7389", "http://hl7.org/fhir/sid/icd-9-cm", "V73.89"},
+		{"BJ", "E8889", "http://hl7.org/fhir/sid/icd-9-cm", "E888.9"},
+	} {
+		c, err := icdDiagnosis(x12.HealthCareCode{Qualifier: tc.q, Code: tc.code})
+		if err != nil || c.GetSystem().GetValue() != tc.sys || c.GetCode().GetValue() != tc.want {
+			t.Errorf("icdDiagnosis(%s:%s) = %v, %v", tc.q, tc.code, c, err)
+		}
+	}
+	if _, err := icdDiagnosis(x12.HealthCareCode{Qualifier: "ABK", Code: "4019"}); err == nil {
+		t.Error("ICD-9 code under ABK accepted as ICD-10-CM")
+	}
+}
+
 func TestIsRecordError(t *testing.T) {
 	for _, tc := range []struct {
 		loop, seg string
@@ -252,6 +270,16 @@ func TestDependentResolverError(t *testing.T) {
 	var me *Error
 	if !errors.As(err, &me) || !errors.Is(err, ErrMissing) || strings.Contains(err.Error(), "store down") || !strings.Contains(me.Diagnostics(), "store down") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestCorrectionWithoutOriginal: a replacement claim without REF*F8 maps,
+// with a warning and no related claim.
+func TestCorrectionWithoutOriginal(t *testing.T) {
+	body := strings.Replace(string(readCase(t, "837p_simple")), "11:B:1", "11:B:7", 1)
+	res := mapOne(t, goldenMapper(t, "837p_simple", nil), []byte(body))
+	if len(res.Warnings) != 1 || res.Warnings[0].Rule != "correction-without-original" || claimOf(t, res).Related != nil {
+		t.Errorf("warnings = %v", res.Warnings)
 	}
 }
 
