@@ -1319,8 +1319,31 @@ func (b *eob835) header() {
 	}
 }
 
-// totals sets EOB.total from the claim amounts.
+// totals sets EOB.total from the claim amounts. Without an OA 23
+// adjustment, what the other payers paid (the matched claim's
+// ExtPriorPayerPaid, 837 2320 AMT*D) is the priorpayerpaid total.
 func (b *eob835) totals() {
+	have := false
+	for _, t := range b.amounts.Totals {
+		have = have || t.Category == catPriorPayerPaid
+	}
+	if !have {
+		prior, n := decimal.Zero, 0
+		for _, in := range b.claim.GetInsurance() {
+			for _, ext := range in.GetExtension() {
+				if ext.GetUrl().GetValue() != ExtPriorPayerPaid {
+					continue
+				}
+				if d, err := decimal.NewFromString(ext.GetValue().GetMoney().GetValue().GetValue()); err == nil {
+					prior, n = prior.Add(d), n+1
+				}
+			}
+		}
+		if n > 0 {
+			b.amounts.Totals = append(b.amounts.Totals, CategoryAmount{Category: catPriorPayerPaid, Amount: prior})
+			sortAmounts(b.amounts.Totals)
+		}
+	}
 	for _, t := range b.amounts.Totals {
 		b.eob.Total = append(b.eob.Total, &eobpb.ExplanationOfBenefit_Total{Category: concept(t.Category.System, t.Category.Code), Amount: moneyUSD(t.Amount.String())})
 	}

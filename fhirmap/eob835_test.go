@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fhirsync/fhirsync/fhirmap/check"
+	"github.com/fhirsync/fhirsync/internal/fhirtest"
 	"github.com/fhirsync/fhirsync/resource"
 	"github.com/fhirsync/fhirsync/x12"
 )
@@ -335,4 +339,99 @@ func ExampleMapper_MapPayment835() {
 	// coinsurance 20
 	// memberliability 20
 	// paidtoprovider 80
+}
+
+// TestMapPayment835FHIRLookup writes the 837 side's resources to the FHIR
+// test server and maps the 835 with a FHIRClaimLookup: the EOB must be the
+// one the in-memory ClaimIndex gives.
+func TestMapPayment835FHIRLookup(t *testing.T) {
+	srv := fhirtest.Shared(t)
+	for _, name := range []string{"835p_joined", "835i_inpatient", "835d_dental"} {
+		t.Run(name, func(t *testing.T) {
+			claims, payment := case835(t, name)
+			ix := NewClaimIndex(nil)
+			mIndex := goldenMapper(t, name, ix)
+			res837, errs := mapAll(t, mIndex, ix, claims)
+			if len(errs) != 0 {
+				t.Fatal(errs)
+			}
+			for _, res := range res837 {
+				for _, r := range res.Resources {
+					body, err := resource.Marshal(r)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp, rb, err := srv.Do(context.Background(), http.MethodPut, resource.Type(r)+"/"+resource.ID(r), body, nil)
+					if err != nil || resp.StatusCode >= 300 {
+						t.Fatalf("PUT %s: %v %s", resource.Type(r), err, rb)
+					}
+				}
+			}
+			want, errs := mapAll(t, mIndex, nil, payment)
+			if len(errs) != 0 {
+				t.Fatal(errs)
+			}
+			mServer := goldenMapper(t, name, NewFHIRClaimLookup(nil, srv.URL(), nil))
+			got, errs := mapAll(t, mServer, nil, payment)
+			if len(errs) != 0 {
+				t.Fatal(errs)
+			}
+			for i := range want {
+				if len(got[i].Resources) != len(want[i].Resources) {
+					t.Fatalf("record %d: %s, want %s", i, types(got[i].Resources), types(want[i].Resources))
+				}
+				for j := range want[i].Resources {
+					// JSON, not proto.Equal: a date read back from the server
+					// names its zone differently ("UTC" vs "Z").
+					g, _ := resource.Marshal(got[i].Resources[j])
+					w, _ := resource.Marshal(want[i].Resources[j])
+					if !bytes.Equal(g, w) {
+						t.Errorf("record %d resource %d differs:\n got %s\nwant %s", i, j, g, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+// FuzzMapPayment835 feeds mutated 835s (with and without their claims) to
+// the decoder and the mapper: mapping must never panic, fail with anything
+// but an *Error, or return a resource that does not marshal.
+func FuzzMapPayment835(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "835*.x12"))
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ix := NewClaimIndex(nil)
+		m, err := NewMapper(nil, &Options{IDs: &IDOptions{Key: goldenKey}, Claims: ix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := x12.NewDecoder(bytes.NewReader(data))
+		d.Lenient = true
+		for rec, err := range d.Records() {
+			if err != nil {
+				continue
+			}
+			res, err := m.MapRecord(context.Background(), rec)
+			if err != nil {
+				var me *Error
+				if !errors.As(err, &me) {
+					t.Fatalf("%s: error %T is not an *Error: %v", rec.Kind(), err, err)
+				}
+				continue
+			}
+			ix.AddResources(res.Resources)
+			for _, r := range res.Resources {
+				if _, err := resource.Marshal(r); err != nil {
+					t.Fatalf("%s/%s does not marshal: %v", resource.Type(r), resource.ID(r), err)
+				}
+			}
+		}
+	})
 }
