@@ -50,6 +50,19 @@ type Decoder struct {
 	// ErrRecordTooLarge and skipped.
 	MaxRecordLength int
 
+	// ReuseRecord lets Read reuse the memory of the previous record for the
+	// next one, like encoding/csv's Reader.ReuseRecord: a record (the
+	// *Claim837 or other typed struct, its slices, its pointers, its Loops and
+	// their Segments slices) and the context parts it points to (Header,
+	// BillingProvider, Subscriber...) are then valid only until the next call
+	// to Read, or the next iteration of Records, which overwrites them. Values
+	// copied out of a record stay valid: strings, Amounts and Segment values
+	// never change (the segment bytes are never reused). Use it for streaming
+	// (decode, map, forget), where it makes steady-state decoding allocate
+	// almost nothing; leave it false when records are kept, as a claim index
+	// does.
+	ReuseRecord bool
+
 	src      io.Reader
 	r        *Reader
 	queue    []item
@@ -69,14 +82,21 @@ type Decoder struct {
 	recLevel int
 	recKind  Kind
 	ctxs     loopContexts
-	bind     binding
 	deferred []error // envelope findings waiting for the open record to end
 	inRun    bool    // in a run of segments that fit no loop (outside a record)
+
+	// memory of the built units (arena.go)
+	fresh    arena    // default mode: its buffers are dropped before each build
+	arenas   []*arena // ReuseRecord: every arena, free or in use
+	seq      uint64   // sequence number of the last record emitted
+	returned uint64   // sequence number of the last record returned by Read
+	released uint64   // records up to this sequence number are no longer in use
 }
 
 type item struct {
 	rec Record
 	err error
+	seq uint64 // of a record
 }
 
 // NewDecoder returns a Decoder that reads from r. It does its own buffering.
@@ -94,6 +114,9 @@ func (d *Decoder) Read() (Record, error) {
 	if d.r == nil {
 		d.start()
 	}
+	// The records returned before are released: with ReuseRecord, their
+	// memory may be reused from now on.
+	d.released = d.returned
 	for {
 		if d.qhead < len(d.queue) {
 			it := d.queue[d.qhead]
@@ -101,6 +124,9 @@ func (d *Decoder) Read() (Record, error) {
 			d.qhead++
 			if d.qhead == len(d.queue) {
 				d.queue, d.qhead = d.queue[:0], 0
+			}
+			if it.rec != nil {
+				d.returned = it.seq
 			}
 			return it.rec, it.err
 		}
@@ -160,7 +186,49 @@ func (d *Decoder) warn(e *SyntaxError) {
 	}
 }
 
-func (d *Decoder) emit(rec Record, err error) { d.queue = append(d.queue, item{rec, err}) }
+func (d *Decoder) emit(rec Record, err error) { d.queue = append(d.queue, item{rec: rec, err: err}) }
+
+// emitRecord queues a record built in arena a and pins a and the arenas of the
+// context loops above it until the record is released.
+func (d *Decoder) emitRecord(rec Record, a *arena) {
+	d.seq++
+	a.pin = d.seq
+	for p := rec.Loop().Parent; p != nil; p = p.Parent {
+		if p.ctx != nil && p.ctx.arena != nil {
+			p.ctx.arena.pin = d.seq
+		}
+	}
+	d.queue = append(d.queue, item{rec: rec, seq: d.seq})
+}
+
+// acquire returns an arena to build a unit in. In the default mode it is the
+// Decoder's one arena with its buffers dropped; with ReuseRecord, it is an
+// arena no returned record and no open context loop uses any more.
+func (d *Decoder) acquire() *arena {
+	if !d.ReuseRecord {
+		d.fresh.reset(false)
+		return &d.fresh
+	}
+	for _, a := range d.arenas {
+		if a.pin <= d.released && !d.onStack(a) {
+			a.reset(true)
+			return a
+		}
+	}
+	a := new(arena)
+	d.arenas = append(d.arenas, a)
+	return a
+}
+
+// onStack reports whether an open context loop was built in arena a.
+func (d *Decoder) onStack(a *arena) bool {
+	for i := range d.stack {
+		if l := d.stack[i].loop; l != nil && l.ctx != nil && l.ctx.arena == a {
+			return true
+		}
+	}
+	return false
+}
 
 func (d *Decoder) maxRecord() int {
 	if d.MaxRecordLength > 0 {
@@ -225,25 +293,26 @@ func (d *Decoder) queueLastErr() error {
 
 // feed processes one segment from the Reader.
 func (d *Decoder) feed(s *Segment) {
-	switch s.ID() {
-	case "ISA", "GS", "GE", "IEA", "TA1":
-		d.endTransaction()
-		return
-	case "ST":
-		d.endTransaction()
-		d.beginTransaction(s)
+	if code := segCode(s); isEnvelope(code) {
+		switch code {
+		case codeST:
+			d.endTransaction()
+			d.beginTransaction(s)
+		case codeSE:
+			if d.tab == nil {
+				// An unsupported set is skipped to its SE.
+				d.skipping = false
+			} else {
+				d.endTransaction()
+			}
+		default: // ISA, GS, GE, IEA, TA1
+			d.endTransaction()
+		}
 		return
 	}
 	if d.tab == nil {
 		// Outside a supported transaction set: the Reader reports stray
-		// segments; an unsupported set is skipped to its SE.
-		if s.ID() == "SE" {
-			d.skipping = false
-		}
-		return
-	}
-	if s.ID() == "SE" {
-		d.endTransaction()
+		// segments.
 		return
 	}
 	p, ok := place(d.stack, s)
@@ -271,8 +340,10 @@ func (d *Decoder) feed(s *Segment) {
 	d.stack = d.stack[:level]
 	parent := &d.stack[level-1]
 	ci := parent.def.childIndex(def)
-	parent.counts[ci]++
-	over := def.max > 0 && parent.counts[ci] > def.max
+	if parent.counts[ci] < 0xffff {
+		parent.counts[ci]++
+	}
+	over := def.max > 0 && int(parent.counts[ci]) > def.max
 	f := d.push(def)
 	if def.record != "" {
 		d.startRecord(def, level)
@@ -309,11 +380,8 @@ func (d *Decoder) push(def *loopDef) *frame {
 		d.stack = append(d.stack, frame{})
 	}
 	f := &d.stack[n]
-	c := f.counts[:0]
-	for range def.children {
-		c = append(c, 0)
-	}
-	*f = frame{def: def, counts: c, inst: -1}
+	f.def, f.loop, f.inst = def, nil, -1
+	clear(f.counts[:len(def.children)])
 	return f
 }
 
@@ -452,7 +520,8 @@ func (d *Decoder) materialize() {
 	if u.bad != nil {
 		d.emit(nil, u.bad)
 	}
-	loops := u.build()
+	a := d.acquire()
+	loops := u.build(a)
 	for i := range d.stack {
 		f := &d.stack[i]
 		if f.def.inRecord != nil || f.loop != nil {
@@ -470,15 +539,18 @@ func (d *Decoder) materialize() {
 		}
 		f.inst = -1
 	}
-	infos := make([]contextInfo, len(loops))
+	infos := sized(a.infos, len(loops))
+	a.infos = infos
+	b := &a.bind
 	for i := range loops {
 		l := &loops[i]
+		infos[i] = contextInfo{arena: a}
 		l.ctx = &infos[i]
 		if u.bad != nil {
 			l.ctx.err = u.bad
 			continue
 		}
-		b := d.binding()
+		b.err = nil
 		l.ctx.typed = d.tab.bind.context(b, l)
 		if b.err != nil {
 			l.ctx.err = b.err
@@ -486,13 +558,6 @@ func (d *Decoder) materialize() {
 		}
 	}
 	u.clear()
-}
-
-// binding returns the Decoder's binding, reset. Its slabs are never reused:
-// they belong to the records built with them.
-func (d *Decoder) binding() *binding {
-	d.bind = binding{}
-	return &d.bind
 }
 
 // finishRecord ends the open record: it is typed and queued, or its error is.
@@ -517,17 +582,19 @@ func (d *Decoder) finishRecord() {
 			return
 		}
 	}
-	loops := u.build()
+	a := d.acquire()
+	loops := u.build(a)
 	root := &loops[0]
 	base := recordBase{kind: d.recKind, env: d.env, loop: root}
-	b := d.binding()
+	b := &a.bind
 	b.counts = &u.cnt
 	rec := d.tab.bind.record(b, base)
+	b.counts = nil
 	if b.err != nil {
 		d.emit(nil, b.err)
 		return
 	}
-	d.emit(rec, nil)
+	d.emitRecord(rec, a)
 }
 
 // Bookkeeping counted against MaxRecordLength besides the segment bytes, so
@@ -637,21 +704,26 @@ func (u *unit) add(s Segment, ctx *segCtx, inst int32, limit int) {
 	u.buf = append(u.buf, raw...)
 }
 
-// build makes the unit's Loops with four allocations: the bytes, the
-// segments, the loops and the child pointers. A loop's segments are a slice of
+// build makes the unit's Loops in arena a: the bytes are copied into a new
+// buffer (one allocation: strings taken from the segments never change), the
+// segments, the loops and the child pointers go into the arena's buffers (in
+// the default mode, three more allocations). A loop's segments are a slice of
 // the segment array (regrouped by loop in the rare case a loop's segments were
 // interleaved with another's).
-func (u *unit) build() []Loop {
+func (u *unit) build(a *arena) []Loop {
 	data := make([]byte, len(u.buf))
 	copy(data, u.buf)
-	segs := make([]Segment, len(u.segs))
+	segs := sized(a.segs, len(u.segs))
+	a.segs = segs
 	if u.scat {
 		off := int32(0)
 		for i := range u.insts {
 			u.insts[i].first = off
 			off += u.insts[i].nsegs
 		}
-		fill := make([]int32, len(u.insts))
+		fill := sized(a.fill, len(u.insts))
+		clear(fill)
+		a.fill = fill
 		for k := range u.segs {
 			us := &u.segs[k]
 			in := &u.insts[us.inst]
@@ -664,19 +736,19 @@ func (u *unit) build() []Loop {
 			segs[k] = unpacked(us.info, us.loc, data, us.off, u.insts[us.inst].ctx)
 		}
 	}
-	loops := make([]Loop, len(u.insts))
+	loops := sized(a.loops, len(u.insts))
+	a.loops = loops
 	nchild := 0
 	for i := range u.insts {
 		in := &u.insts[i]
-		l := &loops[i]
-		l.ID, l.def = in.def.id, in.def
-		a, b := int(in.first), int(in.first+in.nsegs)
-		l.Segments = segs[a:b:b]
+		first, end := int(in.first), int(in.first+in.nsegs)
+		loops[i] = Loop{ID: in.def.id, def: in.def, Segments: segs[first:end:end]}
 		nchild += int(in.nchild)
 	}
 	var kids []*Loop
 	if nchild > 0 {
-		kids = make([]*Loop, nchild)
+		kids = sized(a.kids, nchild)
+		a.kids = kids
 	}
 	off := 0
 	for i := range u.insts {

@@ -202,6 +202,9 @@ func (t *txTable) compile(b binder) *txTable {
 		if d.record != "" {
 			mark(d, d)
 		}
+		if len(d.children) > maxChildren {
+			panic(fmt.Sprintf("x12: table %s: loop %s has more than %d child loops", t.Name, d.id, maxChildren))
+		}
 	}
 	// Sibling leads must be distinguishable.
 	for _, d := range t.defs {
@@ -262,13 +265,16 @@ func lookupTable(st01, st03, gs08 string) *txTable {
 	return nil
 }
 
+// maxChildren bounds the number of child loops of a loop in a table, so that
+// a frame counts their repeats in a fixed array.
+const maxChildren = 24
+
 // frame is one open loop instance on the engine's stack.
 type frame struct {
 	def    *loopDef
-	counts []int // repeats of each child loop (indexed like def.children) within this instance
-	inst   int32 // index of the instance in the unit being built, -1 when materialized
-	loop   *Loop // the materialized context loop, nil while pending or for record loops
-	bad    error // the first error found in this context loop (or its pending batch)
+	loop   *Loop               // the materialized context loop, nil while pending or for record loops
+	inst   int32               // index of the instance in the unit being built, -1 when materialized
+	counts [maxChildren]uint16 // repeats of each child loop (indexed like def.children) within this instance, saturating
 }
 
 // placement is where the engine puts a segment.

@@ -87,8 +87,9 @@ type Loop struct {
 
 // contextInfo is what the Decoder keeps about a context loop.
 type contextInfo struct {
-	typed any   // the typed value of the loop (*Subscriber837...), nil when none
-	err   error // the error found in the loop or while typing it
+	typed any    // the typed value of the loop (*Subscriber837...), nil when none
+	err   error  // the error found in the loop or while typing it
+	arena *arena // the memory of the loop (nil for a stand-in loop)
 }
 
 // Name returns the implementation guide name of the loop, such as "Claim Information".

@@ -264,7 +264,7 @@ func record835(b *binding, base recordBase) Record {
 		case cDTM:
 			c.Dates = append(c.Dates, b.dtm(s))
 		case cPER:
-			c.Contacts = append(c.Contacts, per(s))
+			c.Contacts = append(c.Contacts, b.per(s))
 		case cAMT:
 			c.Amounts = append(c.Amounts, b.amt(s))
 		case cQTY:

@@ -113,7 +113,8 @@ type PatientInfo struct {
 }
 
 func (b *binding) pat(s *fields) *PatientInfo {
-	p := &PatientInfo{Relationship: s.Element(1), DateFormat: s.Element(5), DeathDate: s.Element(6),
+	p := take(&b.patInfos)
+	*p = PatientInfo{Relationship: s.Element(1), DateFormat: s.Element(5), DeathDate: s.Element(6),
 		WeightUnit: s.Element(7), Weight: s.Element(8), Pregnant: s.Element(9)}
 	if p.DeathDate != "" {
 		b.dated(s, 6, p.DateFormat, p.DeathDate)
@@ -343,7 +344,8 @@ var bind837 = binder{context: context837, record: record837}
 func context837(b *binding, l *Loop) any {
 	switch l.ID {
 	case headerLoop:
-		h := &Header837{Loop: l}
+		h := take(&b.headers)
+		h.Loop = l
 		var scBHT fields
 		if s, ok := scBHT.find(l, "BHT"); ok {
 			h.StructureCode, h.Purpose, h.Reference = b.req(s, 1), b.req(s, 2), s.Element(3)
@@ -357,53 +359,55 @@ func context837(b *binding, l *Loop) any {
 			b.missingSegment(l, "BHT", "BHT is required")
 		}
 		if c := b.requireChild(l, "1000A", "NM1"); c != nil {
-			h.Submitter = b.party(c)
+			b.partyInto(&h.Submitter, c)
 		}
 		if c := b.requireChild(l, "1000B", "NM1"); c != nil {
-			h.Receiver = b.party(c)
+			b.partyInto(&h.Receiver, c)
 		}
 		return h
 	case "2000A":
-		p := &BillingProvider837{HL: hl(new(fields).split(l.Lead())), Loop: l}
+		p := take(&b.bprovs)
 		var sc fields
+		p.HL, p.Loop = hl(sc.split(l.Lead())), l
 		for _, seg := range l.Segments {
 			s := sc.split(seg)
 			switch s.code {
 			case cPRV:
-				p.Specialty = prv(s)
+				p.Specialty = b.prv(s)
 			case cCUR:
 				p.Currency = s.Element(2)
 			}
 		}
 		if c := b.requireChild(l, "2010AA", "NM1"); c != nil {
-			p.Name = b.party(c)
+			b.partyInto(&p.Name, c)
 		}
 		p.PayToAddress = b.partyPtr(l, "2010AB")
 		p.PayToPlan = b.partyPtr(l, "2010AC")
 		return p
 	case "2000B":
-		sub := &Subscriber837{HL: hl(new(fields).split(l.Lead())), Loop: l}
-		var scSBR fields
-		if s, ok := scSBR.find(l, "SBR"); ok {
+		sub := take(&b.subs)
+		var sc fields
+		sub.HL, sub.Loop = hl(sc.split(l.Lead())), l
+		if s, ok := sc.find(l, "SBR"); ok {
 			sub.SubscriberInfo = b.sbr(s)
 		} else {
 			b.missingSegment(l, "SBR", "SBR is required")
 		}
-		var scPAT fields
-		if s, ok := scPAT.find(l, "PAT"); ok {
+		if s, ok := sc.find(l, "PAT"); ok {
 			sub.PatientInfo = b.pat(s)
 		}
 		if c := b.requireChild(l, "2010BA", "NM1"); c != nil {
-			sub.Name = b.party(c)
+			b.partyInto(&sub.Name, c)
 		}
 		if c := b.requireChild(l, "2010BB", "NM1"); c != nil {
-			sub.Payer = b.party(c)
+			b.partyInto(&sub.Payer, c)
 		}
 		return sub
 	case "2000C":
-		p := &Patient837{HL: hl(new(fields).split(l.Lead())), Loop: l}
-		var scPAT fields
-		if s, ok := scPAT.find(l, "PAT"); ok {
+		p := take(&b.pats)
+		var sc fields
+		p.HL, p.Loop = hl(sc.split(l.Lead())), l
+		if s, ok := sc.find(l, "PAT"); ok {
 			p.PatientInfo = *b.pat(s)
 			if p.PatientInfo.Relationship == "" {
 				b.missing(s, 1, 0)
@@ -412,7 +416,7 @@ func context837(b *binding, l *Loop) any {
 			b.missingSegment(l, "PAT", "PAT is required")
 		}
 		if c := b.requireChild(l, "2010CA", "NM1"); c != nil {
-			p.Name = b.party(c)
+			b.partyInto(&p.Name, c)
 		}
 		return p
 	}
@@ -422,7 +426,9 @@ func context837(b *binding, l *Loop) any {
 // record837 types one claim.
 func record837(b *binding, base recordBase) Record {
 	l := base.loop
-	c := &Claim837{recordBase: base}
+	nHI := b.prealloc(l)
+	c := take(&b.claims)
+	c.recordBase = base
 	for p := l.Parent; p != nil; p = p.Parent {
 		switch v := p.typed().(type) {
 		case *Header837:
@@ -435,11 +441,10 @@ func record837(b *binding, base recordBase) Record {
 			c.Patient = v
 		}
 	}
-	nHI := b.prealloc(l)
-	if nHI > 0 {
-		c.Codes = make([]HealthCareCode, 0, nHI)
-	}
+	reserve(&b.codes, nHI)
+	codes := len(b.codes)
 	m := b.mark()
+	notes, pwks, conds, teeth := len(b.notes), len(b.pwks), len(b.conds), len(b.toothSt)
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
@@ -462,29 +467,35 @@ func record837(b *binding, base recordBase) Record {
 		case cAMT:
 			b.amts = append(b.amts, b.amt(s))
 		case cNTE:
-			c.Notes = append(c.Notes, nte(s))
+			b.notes = append(b.notes, nte(s))
 		case cPWK:
-			c.Attachments = append(c.Attachments, pwk(s))
+			b.pwks = append(b.pwks, pwk(s))
 		case cCN1:
-			c.Contract = &Contract{Type: b.req(s, 1), Amount: b.amount(s, 2, false), Percent: s.Element(3),
+			c.Contract = take(&b.contracts)
+			*c.Contract = Contract{Type: b.req(s, 1), Amount: b.amount(s, 2, false), Percent: s.Element(3),
 				Code: s.Element(4), Discount: s.Element(5), Version: s.Element(6)}
 		case cCL1:
-			c.Institutional = &InstitutionalInfo{AdmissionType: s.Element(1), AdmissionSource: s.Element(2), PatientStatus: s.Element(3)}
+			c.Institutional = take(&b.cl1s)
+			*c.Institutional = InstitutionalInfo{AdmissionType: s.Element(1), AdmissionSource: s.Element(2), PatientStatus: s.Element(3)}
 		case cCR1:
-			c.Ambulance = &AmbulanceTransport{WeightUnit: s.Element(1), Weight: s.Element(2), Reason: s.Element(4),
+			c.Ambulance = take(&b.cr1s)
+			*c.Ambulance = AmbulanceTransport{WeightUnit: s.Element(1), Weight: s.Element(2), Reason: s.Element(4),
 				DistanceUnit: s.Element(5), Distance: s.Element(6), RoundTripPurpose: s.Element(9), StretcherPurpose: s.Element(10)}
 		case cCRC:
-			c.Conditions = append(c.Conditions, ConditionIndicator{Category: b.req(s, 1), Applies: s.Element(2),
-				Conditions: elements(s, 3, 4, 5, 6, 7)})
+			b.conds = append(b.conds, ConditionIndicator{Category: b.req(s, 1), Applies: s.Element(2),
+				Conditions: b.elements(s, 3, 4, 5, 6, 7)})
 		case cHI:
-			c.Codes = b.hi(c.Codes, s)
+			b.codes = b.hi(b.codes, s)
 		case cDN1:
-			c.Orthodontics = &Orthodontics{TotalMonths: s.Element(1), RemainingMonths: s.Element(2), Indicator: s.Element(3), Description: s.Element(4)}
+			c.Orthodontics = take(&b.dn1s)
+			*c.Orthodontics = Orthodontics{TotalMonths: s.Element(1), RemainingMonths: s.Element(2), Indicator: s.Element(3), Description: s.Element(4)}
 		case cDN2:
-			c.ToothStatus = append(c.ToothStatus, ToothStatus{Tooth: b.req(s, 1), Status: b.req(s, 2), CodeQualifier: s.Element(4)})
+			b.toothSt = append(b.toothSt, ToothStatus{Tooth: b.req(s, 1), Status: b.req(s, 2), CodeQualifier: s.Element(4)})
 		}
 	}
 	c.Dates, c.Refs, c.Amounts = cut(b.dates, m.d), cut(b.refs, m.r), cut(b.amts, m.a)
+	c.Codes, c.Notes, c.Attachments = cut(b.codes, codes), cut(b.notes, notes), cut(b.pwks, pwks)
+	c.Conditions, c.ToothStatus = cut(b.conds, conds), cut(b.toothSt, teeth)
 	// Required by the TR3 and by the mapping.
 	switch c.kind {
 	case Kind837PClaim, Kind837IClaim:
@@ -496,36 +507,47 @@ func record837(b *binding, base recordBase) Record {
 		if c.Institutional == nil {
 			b.missingSegment(l, "CL1", "CL1 is required")
 		} else if c.Institutional.PatientStatus == "" {
-			var scCL1 fields
-			s, _ := scCL1.find(l, "CL1")
+			s, _ := sc.find(l, "CL1")
 			b.missing(s, 3, 0)
 		}
 		if _, ok := c.Dates.Get("434"); !ok {
 			b.missingSegment(l, "DTP", "DTP*434 statement dates are required")
 		}
 	}
-	nLines := 0
+	// The child loops, in input order. Each list is contiguous in its slab:
+	// the claim's providers (2310x) in parties, the lines' providers (2420x)
+	// in lineParties, the other payers' providers (2330C-I) in cobParties.
+	nLines, nOther, nParties, nLineParties := 0, 0, 0, 0
 	for _, ch := range l.Children {
-		if ch.ID == "2400" {
+		switch ch.ID {
+		case "2400":
 			nLines++
+			nLineParties += len(ch.Children)
+		case "2320":
+			nOther++
+		default: // 2310x
+			nParties++
 		}
 	}
 	if nLines == 0 {
 		b.missingSegment(l, "LX", "at least one service line (loop 2400) is required")
-	} else {
-		c.Lines = make([]ServiceLine837, 0, nLines)
 	}
+	reserve(&b.lines, nLines)
+	reserve(&b.others, nOther)
+	reserve(&b.parties, nParties)
+	reserve(&b.lineParties, nLineParties)
+	lines, others, parties := len(b.lines), len(b.others), len(b.parties)
 	for _, ch := range l.Children {
 		switch ch.ID {
 		case "2400":
-			c.Lines = c.Lines[:len(c.Lines)+1]
-			b.line837(c.kind, ch, &c.Lines[len(c.Lines)-1])
+			b.line837(c.kind, ch, take(&b.lines))
 		case "2320":
-			c.OtherPayers = append(c.OtherPayers, b.otherSubscriber837(ch))
+			b.otherSubscriber837(ch, take(&b.others))
 		default: // 2310x
-			c.Providers = append(c.Providers, b.party(ch))
+			b.partyInto(take(&b.parties), ch)
 		}
 	}
+	c.Lines, c.OtherPayers, c.Providers = cut(b.lines, lines), cut(b.others, others), cut(b.parties, parties)
 	return c
 }
 
@@ -536,8 +558,21 @@ func (b *binding) hi(dst []HealthCareCode, s *fields) []HealthCareCode {
 		if s.Element(i) == "" {
 			continue
 		}
-		h := HealthCareCode{Qualifier: b.reqComp(s, i, 1), Code: b.reqComp(s, i, 2), DateFormat: s.Component(i, 3),
-			Date: s.Component(i, 4), Amount: b.compAmount(s, i, 5), Quantity: s.Component(i, 6), PresentOnAdmission: s.Component(i, 9)}
+		var c [maxComps]string
+		s.comps(i, &c)
+		h := HealthCareCode{Qualifier: c[0], Code: c[1], DateFormat: c[2], Date: c[3], Amount: Amount(c[4]), Quantity: c[5]}
+		if c[maxComps-1] != "" {
+			h.PresentOnAdmission = s.Component(i, 9)
+		}
+		if h.Qualifier == "" {
+			b.missing(s, i, 1)
+		}
+		if h.Code == "" {
+			b.missing(s, i, 2)
+		}
+		if h.Amount != "" && !validAmount(c[4]) {
+			b.invalid(s, i, 5, "6", "is not a decimal number", c[4])
+		}
 		if h.Date != "" && b.err == nil {
 			if ik4 := checkPeriod(h.DateFormat, h.Date); ik4 != "" {
 				b.invalid(s, i, 4, ik4, "is not a valid date", h.Date)
@@ -548,9 +583,11 @@ func (b *binding) hi(dst []HealthCareCode, s *fields) []HealthCareCode {
 	return dst
 }
 
+// line837 types service line l into ln, which it overwrites.
 func (b *binding) line837(kind Kind, l *Loop, ln *ServiceLine837) {
-	ln.Loop = l
+	*ln = ServiceLine837{Loop: l}
 	m := b.mark()
+	notes, pwks, teeth := len(b.notes), len(b.pwks), len(b.teeth)
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
@@ -558,32 +595,35 @@ func (b *binding) line837(kind Kind, l *Loop, ln *ServiceLine837) {
 		case cLX:
 			ln.LineNumber = b.req(s, 1)
 		case cSV1:
-			b.prof = append(b.prof, ProfessionalService{Procedure: b.procedure(s, 1), Charge: b.amount(s, 2, true),
+			p := take(&b.prof)
+			*p = ProfessionalService{Procedure: b.procedure(s, 1), Charge: b.amount(s, 2, true),
 				UnitBasis: s.Element(3), Units: s.Element(4), PlaceOfService: s.Element(5),
 				DiagnosisPointers: b.components(s, 7, 1, 4), Emergency: s.Element(9), EPSDT: s.Element(11),
-				FamilyPlanning: s.Element(12), CopayExempt: s.Element(15)})
-			ln.Professional = &b.prof[len(b.prof)-1]
-			b.reqComp(s, 1, 1)
-			b.reqComp(s, 1, 2)
+				FamilyPlanning: s.Element(12), CopayExempt: s.Element(15)}
+			ln.Professional = p
+			b.reqProcedure(s, &p.Procedure)
 			b.units(s, 4)
 		case cSV2:
-			sv := &InstitutionalService{RevenueCode: b.req(s, 1), Charge: b.amount(s, 3, true), UnitBasis: s.Element(4),
+			sv := take(&b.inst)
+			*sv = InstitutionalService{RevenueCode: b.req(s, 1), Charge: b.amount(s, 3, true), UnitBasis: s.Element(4),
 				Units: s.Element(5), UnitRate: b.amount(s, 6, false), NonCoveredCharge: b.amount(s, 7, false)}
 			if s.Element(2) != "" {
-				p := b.procedure(s, 2)
-				sv.Procedure = &p
+				p := take(&b.procs)
+				*p = b.procedure(s, 2)
+				sv.Procedure = p
 			}
 			b.units(s, 5)
 			ln.Institutional = sv
 		case cSV3:
-			ln.Dental = &DentalService{Procedure: b.procedure(s, 1), Charge: b.amount(s, 2, true), PlaceOfService: s.Element(3),
+			d := take(&b.dent)
+			*d = DentalService{Procedure: b.procedure(s, 1), Charge: b.amount(s, 2, true), PlaceOfService: s.Element(3),
 				OralCavity: b.components(s, 4, 1, 5), Prosthesis: s.Element(5), Units: s.Element(6),
 				DiagnosisPointers: b.components(s, 11, 1, 4)}
-			b.reqComp(s, 1, 1)
-			b.reqComp(s, 1, 2)
+			ln.Dental = d
+			b.reqProcedure(s, &d.Procedure)
 			b.units(s, 6)
 		case cTOO:
-			ln.Teeth = append(ln.Teeth, Tooth{CodeQualifier: s.Element(1), Tooth: b.req(s, 2), Surfaces: b.components(s, 3, 1, 5)})
+			b.teeth = append(b.teeth, Tooth{CodeQualifier: s.Element(1), Tooth: b.req(s, 2), Surfaces: b.components(s, 3, 1, 5)})
 		case cDTP:
 			b.dates = append(b.dates, b.dtp(s))
 		case cREF:
@@ -593,12 +633,13 @@ func (b *binding) line837(kind Kind, l *Loop, ln *ServiceLine837) {
 		case cQTY:
 			b.qtys = append(b.qtys, b.qty(s))
 		case cNTE:
-			ln.Notes = append(ln.Notes, nte(s))
+			b.notes = append(b.notes, nte(s))
 		case cPWK:
-			ln.Attachments = append(ln.Attachments, pwk(s))
+			b.pwks = append(b.pwks, pwk(s))
 		}
 	}
 	ln.Dates, ln.Refs, ln.Amounts, ln.Quantities = cut(b.dates, m.d), cut(b.refs, m.r), cut(b.amts, m.a), cut(b.qtys, m.q)
+	ln.Notes, ln.Attachments, ln.Teeth = cut(b.notes, notes), cut(b.pwks, pwks), cut(b.teeth, teeth)
 	switch {
 	case kind == Kind837PClaim && ln.Professional == nil:
 		b.missingSegment(l, "SV1", "SV1 is required")
@@ -612,11 +653,16 @@ func (b *binding) line837(kind Kind, l *Loop, ln *ServiceLine837) {
 			b.missingSegment(l, "DTP", "DTP*472 service date is required")
 		}
 	}
+	if len(l.Children) == 0 {
+		return
+	}
+	parties, adjs := len(b.lineParties), len(b.lineAdjs)
 	for _, ch := range l.Children {
 		switch ch.ID {
 		case "2410":
-			d := &Drug837{Loop: ch}
-			var sc fields
+			d := take(&b.drugs)
+			d.Loop = ch
+			refs := len(b.refs)
 			for _, seg := range ch.Segments {
 				s := sc.split(seg)
 				switch s.code {
@@ -626,16 +672,19 @@ func (b *binding) line837(kind Kind, l *Loop, ln *ServiceLine837) {
 					d.Quantity, d.UnitBasis = b.req(s, 4), b.reqComp(s, 5, 1)
 					b.units(s, 4)
 				case cREF:
-					d.Refs = append(d.Refs, b.ref(s))
+					b.refs = append(b.refs, b.ref(s))
 				}
 			}
+			d.Refs = cut(b.refs, refs)
 			if _, ok := ch.Segment("CTP"); !ok {
 				b.missingSegment(ch, "CTP", "CTP is required")
 			}
 			ln.Drug = d
 		case "2430":
-			a := LineAdjudication837{Loop: ch}
-			var sc fields
+			a := take(&b.lineAdjs)
+			a.Loop = ch
+			m := b.mark()
+			cas := len(b.adjs)
 			for _, seg := range ch.Segments {
 				s := sc.split(seg)
 				switch s.code {
@@ -644,23 +693,24 @@ func (b *binding) line837(kind Kind, l *Loop, ln *ServiceLine837) {
 					a.RevenueCode, a.PaidUnits, a.BundledLineNumber = s.Element(4), s.Element(5), s.Element(6)
 					b.units(s, 5)
 				case cCAS:
-					a.Adjustments = b.cas(a.Adjustments, s)
+					b.adjs = b.cas(b.adjs, s)
 				case cDTP:
-					a.Dates = append(a.Dates, b.dtp(s))
+					b.dates = append(b.dates, b.dtp(s))
 				case cAMT:
-					a.Amounts = append(a.Amounts, b.amt(s))
+					b.amts = append(b.amts, b.amt(s))
 				}
 			}
+			a.Adjustments, a.Dates, a.Amounts = cut(b.adjs, cas), cut(b.dates, m.d), cut(b.amts, m.a)
 			if _, ok := a.Dates.Get("573"); !ok {
 				b.missingSegment(ch, "DTP", "DTP*573 adjudication date is required")
 			}
-			ln.Adjudications = append(ln.Adjudications, a)
 		case "2440":
 			// Form identification (LQ/FRM): kept in the loop tree only.
 		default: // 2420x
-			ln.Providers = append(ln.Providers, b.party(ch))
+			b.partyInto(take(&b.lineParties), ch)
 		}
 	}
+	ln.Providers, ln.Adjudications = cut(b.lineParties, parties), cut(b.lineAdjs, adjs)
 }
 
 // units checks that element i of s, when present, is a number.
@@ -670,8 +720,11 @@ func (b *binding) units(s *fields, i int) {
 	}
 }
 
-func (b *binding) otherSubscriber837(l *Loop) OtherSubscriber837 {
-	o := OtherSubscriber837{Loop: l}
+// otherSubscriber837 types loop 2320 l into o, which it overwrites.
+func (b *binding) otherSubscriber837(l *Loop, o *OtherSubscriber837) {
+	*o = OtherSubscriber837{Loop: l}
+	m := b.mark()
+	cas := len(b.adjs)
 	var sc fields
 	for _, seg := range l.Segments {
 		s := sc.split(seg)
@@ -679,27 +732,30 @@ func (b *binding) otherSubscriber837(l *Loop) OtherSubscriber837 {
 		case cSBR:
 			o.SubscriberInfo = b.sbr(s)
 		case cCAS:
-			o.Adjustments = b.cas(o.Adjustments, s)
+			b.adjs = b.cas(b.adjs, s)
 		case cAMT:
-			o.Amounts = append(o.Amounts, b.amt(s))
+			b.amts = append(b.amts, b.amt(s))
 		case cOI:
-			o.OtherInsurance = &OtherInsurance{BenefitsAssignment: s.Element(3), PatientSignatureSource: s.Element(4), ReleaseOfInformation: s.Element(6)}
+			o.OtherInsurance = take(&b.ois)
+			*o.OtherInsurance = OtherInsurance{BenefitsAssignment: s.Element(3), PatientSignatureSource: s.Element(4), ReleaseOfInformation: s.Element(6)}
 		case cMIA:
 			o.Inpatient = mia(b, s)
 		case cMOA:
 			o.Outpatient = moa(b, s)
 		}
 	}
+	o.Adjustments, o.Amounts = cut(b.adjs, cas), cut(b.amts, m.a)
 	if c := b.requireChild(l, "2330A", "NM1"); c != nil {
-		o.Subscriber = b.party(c)
+		b.partyInto(&o.Subscriber, c)
 	}
 	if c := b.requireChild(l, "2330B", "NM1"); c != nil {
-		o.Payer = b.party(c)
+		b.partyInto(&o.Payer, c)
 	}
+	parties := len(b.cobParties)
 	for _, ch := range l.Children {
 		if ch.ID != "2330A" && ch.ID != "2330B" {
-			o.Providers = append(o.Providers, b.party(ch))
+			b.partyInto(take(&b.cobParties), ch)
 		}
 	}
-	return o
+	o.Providers = cut(b.cobParties, parties)
 }

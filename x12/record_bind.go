@@ -1,6 +1,8 @@
 package x12
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -22,33 +24,26 @@ type binder struct {
 }
 
 // binding collects the first error found while typing a loop. It also holds
-// slabs: the lists of a record (dates, references...) are cut from one backing
-// array each instead of one allocation per loop.
+// the slabs the typed parts are cut from (see arena.go): the lists of a record
+// (dates, references, lines...) are contiguous runs of one backing array each,
+// and its single structs are elements of one, instead of one allocation per
+// list or struct.
 type binding struct {
 	err    *SyntaxError
 	counts *[256]uint16 // segments of the record by segIndex, when known
+	slabs
+}
 
-	dates []DateTimePeriod
-	refs  []Ref
-	amts  []MonetaryAmount
-	qtys  []Quantity
-	strs  []string
-	prof  []ProfessionalService
+// reset prepares the binding for a new unit (see arena.reset).
+func (b *binding) reset(reuse bool) {
+	b.err, b.counts = nil, nil
+	b.slabs.reset(reuse)
 }
 
 // marks records where the lists of a loop start in the slabs.
 type marks struct{ d, r, a, q int }
 
 func (b *binding) mark() marks { return marks{len(b.dates), len(b.refs), len(b.amts), len(b.qtys)} }
-
-// cut returns the part of a slab appended since start (nil when none), with its
-// capacity clipped so that appending to it never touches the slab.
-func cut[T any](slab []T, start int) []T {
-	if len(slab) == start {
-		return nil
-	}
-	return slab[start:len(slab):len(slab)]
-}
 
 // prealloc sizes the slabs for the record rooted at l and returns the number
 // of HI composites of l itself. It uses the Decoder's counts of the record's
@@ -72,13 +67,25 @@ func (b *binding) prealloc(l *Loop) (nHI int) {
 		})
 	}
 	n := func(code uint16) int { return int(cnt[segIndex[code]]) }
-	b.dates = make([]DateTimePeriod, 0, n(cDTP))
-	b.refs = make([]Ref, 0, n(cREF))
-	b.amts = make([]MonetaryAmount, 0, n(cAMT))
-	b.qtys = make([]Quantity, 0, n(cQTY))
-	b.prof = make([]ProfessionalService, 0, n(cSV1))
+	reserve(&b.claims, 1)
+	reserve(&b.codes, nHI)
+	reserve(&b.lines, n(cLX))
+	reserve(&b.dates, n(cDTP))
+	reserve(&b.refs, n(cREF))
+	reserve(&b.amts, n(cAMT))
+	reserve(&b.qtys, n(cQTY))
+	reserve(&b.prof, n(cSV1))
+	reserve(&b.inst, n(cSV2))
+	reserve(&b.dent, n(cSV3))
+	reserve(&b.addrs, max(n(cN3), n(cN4)))
+	reserve(&b.prvs, n(cPRV))
+	reserve(&b.others, n(cSBR))
+	reserve(&b.lineAdjs, n(cSVD))
+	reserve(&b.adjs, 2*n(cCAS))
+	reserve(&b.drugs, n(cLIN))
+	reserve(&b.ois, n(cOI))
 	// Diagnosis pointers and modifiers: four per line on average.
-	b.strs = make([]string, 0, 4*(n(cSV1)+n(cSV3))+n(cCLM))
+	reserve(&b.strs, 4*(n(cSV1)+n(cSV3))+n(cCLM))
 	return nHI
 }
 
@@ -104,10 +111,13 @@ func elementName(id string, elem, comp int) string {
 	return string(buf)
 }
 
+// elemError builds an element error. The value is copied: it must not keep
+// the record's memory (which a Decoder with ReuseRecord recycles) alive or
+// depend on it.
 func elemError(s *fields, elem, comp int, err error, ik4, detail, value string) *SyntaxError {
 	p := s.Pos()
 	p.Element, p.Component = elem, comp
-	return &SyntaxError{Pos: p, Err: err, IK3: "8", IK4: ik4, detail: detail, value: value}
+	return &SyntaxError{Pos: p, Err: err, IK3: "8", IK4: ik4, detail: detail, value: strings.Clone(value)}
 }
 
 // missing reports required element elem (component comp, 0 for the whole
@@ -283,22 +293,27 @@ func n1(s *fields) Entity {
 	return Entity{Code: s.Element(1), LastOrOrgName: s.Element(2), IDQualifier: s.Element(3), ID: s.Element(4)}
 }
 
-func per(s *fields) Contact {
+func (b *binding) per(s *fields) Contact {
 	c := Contact{Function: s.Element(1), Name: s.Element(2)}
+	start := len(b.comms)
 	for i := 3; i <= 7; i += 2 {
 		if q, n := s.Element(i), s.Element(i+1); q != "" || n != "" {
-			c.Numbers = append(c.Numbers, Communication{Qualifier: q, Number: n})
+			b.comms = append(b.comms, Communication{Qualifier: q, Number: n})
 		}
 	}
+	c.Numbers = cut(b.comms, start)
 	return c
 }
 
-func prv(s *fields) *ProviderInfo {
-	return &ProviderInfo{Code: s.Element(1), IDQualifier: s.Element(2), Taxonomy: s.Element(3)}
+func (b *binding) prv(s *fields) *ProviderInfo {
+	p := take(&b.prvs)
+	*p = ProviderInfo{Code: s.Element(1), IDQualifier: s.Element(2), Taxonomy: s.Element(3)}
+	return p
 }
 
 func (b *binding) dmg(s *fields) *Demographics {
-	d := &Demographics{DateFormat: s.Element(1), BirthDate: s.Element(2), Gender: s.Element(3),
+	d := take(&b.dmgs)
+	*d = Demographics{DateFormat: s.Element(1), BirthDate: s.Element(2), Gender: s.Element(3),
 		MaritalStatus: s.Element(4), Citizenship: s.Element(6)}
 	if d.BirthDate != "" {
 		if d.DateFormat != "D8" {
@@ -306,9 +321,13 @@ func (b *binding) dmg(s *fields) *Demographics {
 		}
 		b.date(s, 2, false)
 	}
-	for r := 1; r <= s.Repetitions(5); r++ {
-		d.RaceEthnicity = append(d.RaceEthnicity, RaceEthnicity{Code: s.RepetitionComponent(5, r, 1),
-			CodeQualifier: s.RepetitionComponent(5, r, 2), Detailed: s.RepetitionComponent(5, r, 3)})
+	if n := s.Repetitions(5); n > 0 {
+		start := len(b.races)
+		for r := 1; r <= n; r++ {
+			b.races = append(b.races, RaceEthnicity{Code: s.RepetitionComponent(5, r, 1),
+				CodeQualifier: s.RepetitionComponent(5, r, 2), Detailed: s.RepetitionComponent(5, r, 3)})
+		}
+		d.RaceEthnicity = cut(b.races, start)
 	}
 	return d
 }
@@ -358,6 +377,17 @@ func (b *binding) procedure(s *fields, i int) Procedure {
 	return p
 }
 
+// reqProcedure reports the qualifier and code of the procedure p (element 1
+// of s) when missing.
+func (b *binding) reqProcedure(s *fields, p *Procedure) {
+	if p.Qualifier == "" {
+		b.missing(s, 1, 1)
+	}
+	if p.Code == "" {
+		b.missing(s, 1, 2)
+	}
+}
+
 // components returns the components from..to (1-based) of element i, trailing
 // empty ones dropped; nil when all are empty.
 func (b *binding) components(s *fields, i, from, to int) []string {
@@ -378,38 +408,50 @@ func (b *binding) components(s *fields, i, from, to int) []string {
 }
 
 // elements returns the non-empty elements among positions.
-func elements(s *fields, positions ...int) []string {
-	var out []string
+func (b *binding) elements(s *fields, positions ...int) []string {
+	start := len(b.strs)
 	for _, i := range positions {
 		if v := s.Element(i); v != "" {
-			out = append(out, v)
+			b.strs = append(b.strs, v)
 		}
 	}
-	return out
+	return cut(b.strs, start)
 }
 
 func mia(b *binding, s *fields) *InpatientAdjudication {
-	return &InpatientAdjudication{
+	m := take(&b.mias)
+	*m = InpatientAdjudication{
 		CoveredDays: s.Element(1), PPSOperatingOutlier: b.amount(s, 2, false), LifetimePsychiatricDays: s.Element(3),
 		DRGAmount: b.amount(s, 4, false), DisproportionateShare: b.amount(s, 6, false), MSPPassThrough: b.amount(s, 7, false),
 		PPSCapital: b.amount(s, 8, false), CostReportDays: s.Element(15), IndirectTeaching: b.amount(s, 18, false),
 		NonPayableProfessional: b.amount(s, 19, false), PPSCapitalException: b.amount(s, 24, false),
-		Remarks: elements(s, 5, 20, 21, 22, 23),
+		Remarks: b.elements(s, 5, 20, 21, 22, 23),
 	}
+	return m
 }
 
 func moa(b *binding, s *fields) *OutpatientAdjudication {
-	return &OutpatientAdjudication{
-		ReimbursementRate: s.Element(1), HCPCSPayable: b.amount(s, 2, false), Remarks: elements(s, 3, 4, 5, 6, 7),
+	m := take(&b.moas)
+	*m = OutpatientAdjudication{
+		ReimbursementRate: s.Element(1), HCPCSPayable: b.amount(s, 2, false), Remarks: b.elements(s, 3, 4, 5, 6, 7),
 		ESRDPayment: b.amount(s, 8, false), NonPayableProfessional: b.amount(s, 9, false),
 	}
+	return m
 }
 
 // party types a name loop: its NM1 or N1 and the N3, N4, REF, PER, PRV, DMG and
 // DTP segments it holds.
 func (b *binding) party(l *Loop) Party {
-	p := Party{LoopID: l.ID, Loop: l}
+	var p Party
+	b.partyInto(&p, l)
+	return p
+}
+
+// partyInto types a name loop into p, which it overwrites.
+func (b *binding) partyInto(p *Party, l *Loop) {
+	*p = Party{LoopID: l.ID, Loop: l}
 	m := b.mark()
+	contacts := len(b.contacts)
 	seenName := false
 	var sc fields
 	for _, seg := range l.Segments {
@@ -425,12 +467,12 @@ func (b *binding) party(l *Loop) Party {
 			}
 		case cN3:
 			if p.Address == nil {
-				p.Address = &Address{}
+				p.Address = take(&b.addrs)
 			}
 			p.Address.Line1, p.Address.Line2 = b.req(s, 1), s.Element(2)
 		case cN4:
 			if p.Address == nil {
-				p.Address = &Address{}
+				p.Address = take(&b.addrs)
 			}
 			a := p.Address
 			a.City, a.State, a.PostalCode, a.Country = s.Element(1), s.Element(2), s.Element(3), s.Element(4)
@@ -438,17 +480,16 @@ func (b *binding) party(l *Loop) Party {
 		case cREF:
 			b.refs = append(b.refs, b.ref(s))
 		case cPER:
-			p.Contacts = append(p.Contacts, per(s))
+			b.contacts = append(b.contacts, b.per(s))
 		case cPRV:
-			p.Provider = prv(s)
+			p.Provider = b.prv(s)
 		case cDMG:
 			p.Demographics = b.dmg(s)
 		case cDTP:
 			b.dates = append(b.dates, b.dtp(s))
 		}
 	}
-	p.Refs, p.Dates = cut(b.refs, m.r), cut(b.dates, m.d)
-	return p
+	p.Refs, p.Dates, p.Contacts = cut(b.refs, m.r), cut(b.dates, m.d), cut(b.contacts, contacts)
 }
 
 // partyPtr types the first child loop of l with the given id, nil when absent.
@@ -457,8 +498,9 @@ func (b *binding) partyPtr(l *Loop, id string) *Party {
 	if c == nil {
 		return nil
 	}
-	p := b.party(c)
-	return &p
+	p := take(&b.parties)
+	b.partyInto(p, c)
+	return p
 }
 
 // requireChild returns the first child loop of l with id, reporting it as a
@@ -567,9 +609,19 @@ func (f *fields) split(s Segment) *fields {
 	}
 	sep := d.Element
 	n := 0
-	str := f.s
-	for i := 0; i < len(str); i++ {
-		if str[i] == sep {
+	// Eight bytes at a time (see indexSep), then the tail.
+	pat := swarLo * uint64(sep)
+	i := 0
+	for ; i+8 <= len(raw); i += 8 {
+		for t := zeroBytes(binary.LittleEndian.Uint64(raw[i:]) ^ pat); t != 0; t &= t - 1 {
+			if n < maxSplit {
+				f.end[n] = int32(i + bits.TrailingZeros64(t)>>3)
+			}
+			n++
+		}
+	}
+	for ; i < len(raw); i++ {
+		if raw[i] == sep {
 			if n < maxSplit {
 				f.end[n] = int32(i)
 			}
@@ -577,7 +629,7 @@ func (f *fields) split(s Segment) *fields {
 		}
 	}
 	if n <= maxSplit {
-		f.end[n] = int32(len(str))
+		f.end[n] = int32(len(raw))
 	} else {
 		f.end[maxSplit] = -1 // beyond: read from the segment
 	}
