@@ -435,3 +435,36 @@ func FuzzMapPayment835(f *testing.F) {
 		}
 	})
 }
+
+// TestMapPayment835AdjudicationTable maps with a payer's own CAS table: its
+// categories reach the EOB items and totals.
+func TestMapPayment835AdjudicationTable(t *testing.T) {
+	_, payment := case835(t, "835p_joined")
+	tab, err := DefaultAdjudicationTable().With(CASRule{Group: "CO", Reason: "45", Category: catNoncovered})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMapper(nil, &Options{Adjudication: tab})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, errs := mapAll(t, m, nil, payment)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	e := eobOf(t, res[0])
+	var cats []string
+	for _, a := range e.GetItem()[0].GetAdjudication() {
+		if r := a.GetReason().GetCoding(); len(r) > 0 && r[0].GetCode().GetValue() == "45" && a.GetAmount() != nil {
+			cats = append(cats, a.GetCategory().GetCoding()[0].GetCode().GetValue())
+		}
+	}
+	if len(cats) != 1 || cats[0] != "noncovered" {
+		t.Errorf("CO 45 categories %v, want [noncovered]", cats)
+	}
+	for _, tot := range e.GetTotal() {
+		if c := tot.GetCategory().GetCoding()[0].GetCode().GetValue(); c == "discount" {
+			t.Errorf("a discount total with CO 45 mapped to noncovered")
+		}
+	}
+}
