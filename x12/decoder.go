@@ -176,6 +176,7 @@ func (d *Decoder) start() {
 	d.r.Lenient = d.Lenient
 	d.r.MaxSegmentLength = d.MaxSegmentLength
 	d.r.OnWarning = d.warn
+	d.ctx.chunked, d.rec.chunked = d.ReuseRecord, d.ReuseRecord
 }
 
 func (d *Decoder) warn(e *SyntaxError) {
@@ -609,7 +610,9 @@ const (
 // copied in one piece into a buffer the built loops own; the segments, which
 // point into that buffer, go into one array the loops share.
 type unit struct {
-	buf     []byte      // scratch: the bytes of the segments
+	buf     []byte      // the bytes of the segments: scratch, or an append-only chunk (chunked)
+	base    int         // start of the unit's bytes in buf (0 unless chunked)
+	chunked bool        // buf is a chunk whose built bytes are never overwritten (ReuseRecord)
 	segs    []useg      // scratch: the segments, pointer-free (no GC write barriers)
 	insts   []uinst     // scratch
 	cnt     [256]uint16 // number of segments by segIndex (saturating)
@@ -624,7 +627,7 @@ type unit struct {
 // useg is a segment being gathered: its packed header and where its bytes are.
 type useg struct {
 	info, loc uint64 // the Segment's packed length/index and offset/id
-	off       int32  // offset of its bytes in unit.buf
+	off       int32  // offset of its bytes from unit.base
 	inst      int32  // its loop instance
 }
 
@@ -641,7 +644,7 @@ type uinst struct {
 // clear drops the unit's content, keeping its scratch memory.
 func (u *unit) clear() {
 	u.segs = u.segs[:0]
-	u.buf = u.buf[:0]
+	u.buf = u.buf[:u.base] // drops the bytes of a unit that was not built
 	u.cnt = [256]uint16{}
 	clear(u.insts)
 	u.insts = u.insts[:0]
@@ -700,19 +703,45 @@ func (u *unit) add(s Segment, ctx *segCtx, inst int32, limit int) {
 		u.cnt[i]++
 	}
 	info, loc := packed(s)
-	u.segs = append(u.segs, useg{info: info, loc: loc, off: int32(len(u.buf)), inst: inst})
+	if u.chunked && len(u.buf)+len(raw) > cap(u.buf) {
+		u.newChunk(len(raw))
+	}
+	u.segs = append(u.segs, useg{info: info, loc: loc, off: int32(len(u.buf) - u.base), inst: inst})
 	u.buf = append(u.buf, raw...)
 }
 
-// build makes the unit's Loops in arena a: the bytes are copied into a new
-// buffer (one allocation: strings taken from the segments never change), the
-// segments, the loops and the child pointers go into the arena's buffers (in
-// the default mode, three more allocations). A loop's segments are a slice of
+// chunkSize is the size of the chunks a unit gathers its bytes in with
+// ReuseRecord.
+const chunkSize = 64 << 10
+
+// newChunk moves the bytes of the unit being gathered to a new chunk with room
+// for n more bytes. The old chunk is left to the units built in it.
+func (u *unit) newChunk(n int) {
+	have := len(u.buf) - u.base
+	c := make([]byte, have, max(chunkSize, 2*(have+n)))
+	copy(c, u.buf[u.base:])
+	u.buf, u.base = c, 0
+}
+
+// build makes the unit's Loops in arena a. In the default mode, the bytes are
+// copied into a new buffer of their size (one allocation); with ReuseRecord,
+// they stay in the chunk they were gathered in. Either way they are never
+// written again: strings taken from the segments never change. The segments,
+// the loops and the child pointers go into the arena's buffers (in the
+// default mode, three more allocations). A loop's segments are a slice of
 // the segment array (regrouped by loop in the rare case a loop's segments were
 // interleaved with another's).
 func (u *unit) build(a *arena) []Loop {
-	data := make([]byte, len(u.buf))
-	copy(data, u.buf)
+	var data []byte
+	if u.chunked {
+		// The bytes stay where they are; the chunk is never written there
+		// again.
+		data = u.buf[u.base:len(u.buf):len(u.buf)]
+		u.base = len(u.buf)
+	} else {
+		data = make([]byte, len(u.buf))
+		copy(data, u.buf)
+	}
 	segs := sized(a.segs, len(u.segs))
 	a.segs = segs
 	if u.scat {

@@ -20,6 +20,7 @@ func BenchmarkReader(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	br := bytes.NewReader(data)
+	cpu0 := processCPU()
 	for b.Loop() {
 		br.Reset(data)
 		r := NewReader(br)
@@ -40,6 +41,7 @@ func BenchmarkReader(b *testing.B) {
 			b.Fatalf("read %d claims", n)
 		}
 	}
+	reportCPU(b, cpu0, len(data))
 }
 
 // BenchmarkReaderElements also reads a few elements of each segment, as a
