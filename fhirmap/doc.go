@@ -34,6 +34,13 @@
 // terminology.Mapper given to [NewMapper]: the original coding is kept and
 // the standard one added next to it.
 //
+// An ExplanationOfBenefit declares the C4BB financial profile of its claim's
+// kind only when package check finds every requirement of it met; otherwise
+// the -Basis profile, otherwise none, and Result.Unmet lists what was missing
+// (an 835 without its 837 has no diagnoses, MAPPING.md D8). CAS adjustments
+// become adjudication through an [AdjudicationTable] that a payer can
+// override; the X12 group code is kept in the [ExtCASGroupCode] extension.
+//
 // # Converter
 //
 // A [Converter] turns a source.Message into resources; [NewX12Converter]
