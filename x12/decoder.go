@@ -252,7 +252,7 @@ func (d *Decoder) readerError(err error) {
 		if d.recOpen {
 			d.rec.markBad(se)
 			if se == nil {
-				d.rec.bad = &SyntaxError{Pos: d.rec.pos, Err: ErrTruncatedRecord}
+				d.rec.bad = &SyntaxError{Pos: d.rec.position(), Err: ErrTruncatedRecord}
 			}
 		}
 		d.endTransaction()
@@ -578,7 +578,7 @@ func (d *Decoder) finishRecord() {
 	}
 	for p := u.insts[0].parentLoop; p != nil; p = p.Parent {
 		if p.ctx != nil && p.ctx.err != nil {
-			pos := u.pos
+			pos := u.position()
 			d.emit(nil, &SyntaxError{Pos: pos, Err: ErrContext, detail: "loop " + p.ID + " is invalid"})
 			return
 		}
@@ -618,10 +618,10 @@ type unit struct {
 	cnt     [256]uint16 // number of segments by segIndex (saturating)
 	bytes   int
 	bad     *SyntaxError
-	pos     Position // position of the first segment
-	started bool     // pos is set
-	scat    bool     // some loop's segments are not contiguous in segs
-	last    int32    // instance of the last segment added
+	first   Segment // the first segment (a view: only its position is used), with its loop context
+	started bool    // first is set
+	scat    bool    // some loop's segments are not contiguous in segs
+	last    int32   // instance of the last segment added
 }
 
 // useg is a segment being gathered: its packed header and where its bytes are.
@@ -655,6 +655,9 @@ func (u *unit) clear() {
 	u.last = -1
 }
 
+// position returns the position of the unit's first segment, its loop set.
+func (u *unit) position() Position { return u.first.Pos() }
+
 func (u *unit) markBad(e *SyntaxError) {
 	if u.bad == nil && e != nil {
 		u.bad = e
@@ -675,9 +678,8 @@ func (u *unit) newInst(def *loopDef, parent int32, parentLoop *Loop) int32 {
 
 func (u *unit) add(s Segment, ctx *segCtx, inst int32, limit int) {
 	if !u.started {
-		u.pos = s.Pos()
-		u.pos.Loop = ctx.loop
-		u.started = true
+		u.first, u.started = s, true
+		u.first.ctx = ctx
 	}
 	if u.bad != nil {
 		return // a spoiled unit keeps nothing: memory stays bounded

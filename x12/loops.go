@@ -96,7 +96,17 @@ type loopDef struct {
 	index    int
 	segMask  [4]uint64 // bit segIndex of every non-leading segment id
 	leadIdx  uint8     // segIndex of the leading segment id
+	// act tells, by segIndex, what the loop does with a segment: actNone,
+	// actOwn (one of its segments), or actChild+k (k is the first of its
+	// children led by that segment id).
+	act [256]uint8
 }
+
+const (
+	actNone  = 0
+	actOwn   = 1
+	actChild = 2
+)
 
 // segIndex maps a segment id code to a small index (1 to 255) among the ids the
 // loop tables use; 0 for the others. The engine matches on these indexes.
@@ -206,6 +216,16 @@ func (t *txTable) compile(b binder) *txTable {
 			panic(fmt.Sprintf("x12: table %s: loop %s has more than %d child loops", t.Name, d.id, maxChildren))
 		}
 	}
+	for _, d := range t.defs {
+		for i := range d.act {
+			if d.hasIdx(uint8(i)) && i != 0 {
+				d.act[i] = actOwn
+			}
+		}
+		for k := len(d.children) - 1; k >= 0; k-- {
+			d.act[d.children[k].leadIdx] = actChild + uint8(k)
+		}
+	}
 	// Sibling leads must be distinguishable.
 	for _, d := range t.defs {
 		for i, a := range d.children {
@@ -294,12 +314,15 @@ func place(stack []frame, s *Segment) (p placement, ok bool) {
 	}
 	for level := len(stack) - 1; level >= 0; level-- {
 		d := stack[level].def
-		if d.hasIdx(idx) {
+		switch a := d.act[idx]; a {
+		case actNone:
+		case actOwn:
 			return placement{level: level}, true
-		}
-		for _, c := range d.children {
-			if c.leadIdx == idx && c.lead.qualifies(s) {
-				return placement{level: level + 1, open: c}, true
+		default:
+			for _, c := range d.children[a-actChild:] {
+				if c.leadIdx == idx && c.lead.qualifies(s) {
+					return placement{level: level + 1, open: c}, true
+				}
 			}
 		}
 	}

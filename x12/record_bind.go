@@ -575,8 +575,9 @@ var (
 	cTOO = mustCode("TOO")
 )
 
-// maxSplit is the number of elements fields indexes; later ones are read from
-// the segment (no 5010 health care segment the binders read goes beyond).
+// maxSplit is the number of elements fields indexes: the binders read no
+// element beyond (the highest they read is MIA24). It is a power of two minus
+// one: Element masks indexes with it.
 const maxSplit = 31
 
 // fields is a segment split into its elements once, so that the binders read
@@ -587,6 +588,7 @@ type fields struct {
 	s         string
 	end       [maxSplit + 1]int32 // end[i] is the offset just after element i (0: the id)
 	n         int                 // number of elements after the id (as present)
+	m         int                 // elements indexed by end: min(n, maxSplit)
 	comp, rep byte
 }
 
@@ -614,7 +616,7 @@ func (f *fields) split(s Segment) *fields {
 	i := 0
 	for ; i+8 <= len(raw); i += 8 {
 		for t := zeroBytes(binary.LittleEndian.Uint64(raw[i:]) ^ pat); t != 0; t &= t - 1 {
-			if n < maxSplit {
+			if n <= maxSplit {
 				f.end[n] = int32(i + bits.TrailingZeros64(t)>>3)
 			}
 			n++
@@ -622,7 +624,7 @@ func (f *fields) split(s Segment) *fields {
 	}
 	for ; i < len(raw); i++ {
 		if raw[i] == sep {
-			if n < maxSplit {
+			if n <= maxSplit {
 				f.end[n] = int32(i)
 			}
 			n++
@@ -630,10 +632,8 @@ func (f *fields) split(s Segment) *fields {
 	}
 	if n <= maxSplit {
 		f.end[n] = int32(len(raw))
-	} else {
-		f.end[maxSplit] = -1 // beyond: read from the segment
 	}
-	f.n = n
+	f.n, f.m = n, min(n, maxSplit)
 	return f
 }
 
@@ -646,15 +646,12 @@ func (f *fields) Pos() Position { return f.seg.Pos() }
 // Len returns the number of elements after the id.
 func (f *fields) Len() int { return f.n }
 
-// Element returns element i (1-based), "" when absent.
+// Element returns element i (1 to maxSplit), "" when absent.
 func (f *fields) Element(i int) string {
-	if i < 1 || i > f.n {
-		return ""
+	if uint(i-1) < uint(f.m) {
+		return f.s[f.end[(i-1)&maxSplit]+1 : f.end[i&maxSplit]]
 	}
-	if i >= maxSplit {
-		return f.seg.Element(i)
-	}
-	return f.s[f.end[i-1]+1 : f.end[i]]
+	return ""
 }
 
 // firstRep returns element i cut at its first repetition separator.
