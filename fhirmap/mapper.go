@@ -96,6 +96,11 @@ type Options struct {
 	// nothing is translated.
 	Translate []Translation
 
+	// Enrollment configures the 834 mapping (payer id, dependent member id
+	// REFs, Coverage.type table, full-file mode, SSN). Nil means
+	// [EnrollmentOptions] defaults.
+	Enrollment *EnrollmentOptions
+
 	// NoNPICheck skips the NPI check digit test (terminology.ValidateNPI).
 	// By default an NPI that fails it is kept and a warning is added to the
 	// result (MAPPING.md §3.4).
@@ -277,6 +282,11 @@ type Result struct {
 	// check digit fails, a local code without a translation, a value that
 	// was dropped.
 	Warnings []Issue
+	// SourceVersion is the source's version of the record, for the
+	// stale-update guard (DESIGN.md §4): an 834 member's transaction set
+	// creation date and time (see [Mapper.MapMember834]). Versions of one
+	// source compare as strings; "" means the record has none.
+	SourceVersion string
 }
 
 // Issue is one unmet requirement or warning of a [Result]. It is PHI-free:
