@@ -397,11 +397,26 @@ export class TestRepository extends FhirRepository {
     return this.upsert(resource).resource;
   }
 
-  async deleteResource(resourceType, id) {
+  async deleteResource(resourceType, id, options) {
     this.checkType(resourceType);
     const record = this.types.get(resourceType)?.get(id);
     if (!record) {
       throw new OperationOutcomeError(notFound);
+    }
+    if (options?.ifMatch !== undefined) {
+      // If-Match applies to delete as to update (FHIR http.html#concurrency).
+      if (!record.current) {
+        throw outcomeError('precondition-failed', 'conflict', 'If-Match given but the resource is deleted');
+      }
+      if (record.current.meta.versionId !== options.ifMatch) {
+        throw outcomeError(
+          'precondition-failed',
+          'conflict',
+          'Version mismatch: If-Match does not name the current version',
+          undefined,
+          `current version is ${record.current.meta.versionId}`
+        );
+      }
     }
     if (!record.current) {
       return; // already deleted: idempotent

@@ -124,6 +124,27 @@ export function createTestServer(userOptions = {}) {
     return [result.outcome, result.resource];
   }
 
+  async function deleteHandler(req, r) {
+    const { resourceType, id } = req.params;
+    await r.deleteResource(resourceType, id, { ifMatch: parseIfMatch(req.headers?.['if-match']) });
+    return [allOk];
+  }
+
+  // A conditional delete honours If-Match like the plain one: it deletes the
+  // one resource the search matches (none: nothing to do; several: 412).
+  async function conditionalDeleteHandler(req, r) {
+    const { resourceType } = req.params;
+    const search = parseSearchRequest(resourceType, req.query);
+    const matches = await r.searchResources({ ...search, count: 2, offset: 0, sortRules: undefined });
+    if (matches.length > 1) {
+      throw outcomeError('precondition-failed', 'multiple-matches', 'Conditional delete matched more than one resource');
+    }
+    if (matches.length === 1) {
+      await r.deleteResource(resourceType, matches[0].id, { ifMatch: parseIfMatch(req.headers?.['if-match']) });
+    }
+    return [allOk];
+  }
+
   async function historyHandler(req, r) {
     const { resourceType, id } = req.params;
     const one = (k) => {
@@ -335,6 +356,8 @@ export function createTestServer(userOptions = {}) {
   replaceRoute('PUT', ':resourceType/:id', updateHandler);
   replaceRoute('PUT', ':resourceType', conditionalUpdateHandler);
   replaceRoute('GET', ':resourceType/:id/_history', historyHandler);
+  replaceRoute('DELETE', ':resourceType/:id', deleteHandler);
+  replaceRoute('DELETE', ':resourceType', conditionalDeleteHandler);
   replaceRoute('POST', '', bundleHandler);
   for (const route of router.router.routes) {
     const inner = route.handler;
