@@ -243,3 +243,62 @@ func TestMember834Mapping(t *testing.T) {
 		})
 	}
 }
+
+func TestSourceVersion834(t *testing.T) {
+	for _, tc := range []struct{ date, time, want string }{
+		{"20240115", "1200", "2024011512000000"},
+		{"20240115", "120059", "2024011512005900"},
+		{"20240115", "12005912", "2024011512005912"},
+		{"20240115", "", "2024011500000000"},
+		{"2024011", "1200", ""},
+		{"", "", ""},
+	} {
+		if got := SourceVersion834(&x12.Header834{Date: tc.date, Time: tc.time}); got != tc.want {
+			t.Errorf("SourceVersion834(%q, %q) = %q, want %q", tc.date, tc.time, got, tc.want)
+		}
+	}
+	if SourceVersion834(&x12.Header834{Date: "20240115", Time: "2359"}) <= SourceVersion834(&x12.Header834{Date: "20240115", Time: "1200"}) {
+		t.Error("later creation times must compare greater")
+	}
+}
+
+func TestEnrollmentCodeTables(t *testing.T) {
+	for line, want := range map[string]string{"HLT": "HIP", "hmo": "HMO", "PPO": "PPO", "POS": "POS", "EPO": "MCPOL", "DEN": "DENTAL", "VIS": "VISPOL", "PDG": "DRUGPOL", "LTC": "LTC", "AK": "MENTPOL", "STD": "", "": ""} {
+		sys, code, ok := DefaultEnrollmentCoverageType(line)
+		if code != want || ok != (want != "") || ok && sys != systemV3ActCode {
+			t.Errorf("DefaultEnrollmentCoverageType(%q) = %q %q %v, want %q", line, sys, code, ok, want)
+		}
+	}
+	for ins02, want := range map[string]string{"18": "self", "01": "spouse", "53": "common", "19": "child", "09": "child", "10": "child", "17": "child", "03": "parent", "16": "parent", "15": "other", "26": "other", "05": "other", "": "other"} {
+		if got := relationship834(ins02); got != want {
+			t.Errorf("relationship834(%q) = %q, want %q", ins02, got, want)
+		}
+	}
+	for dmg04, want := range map[string]string{"M": "M", "D": "D", "W": "W", "I": "S", "U": "U", "S": "L", "X": "L", "B": "T", "R": "UNK", "Q": ""} {
+		got := ""
+		if cc := maritalStatus(dmg04); cc != nil {
+			got = cc.Coding[0].GetCode().GetValue()
+		}
+		if got != want {
+			t.Errorf("maritalStatus(%q) = %q, want %q", dmg04, got, want)
+		}
+	}
+}
+
+// TestCoverageKey834 pins the key rules: medical lines key like the 837,
+// other lines add the line; a dependent without an id stands in by Patient id.
+func TestCoverageKey834(t *testing.T) {
+	k := CoverageKey834("99999", "S1", true, "", "pat-x", "G1", "HMO")
+	if k != (CoverageKey{PayerID: "99999", SubscriberID: "S1", GroupNumber: "G1"}) {
+		t.Errorf("medical subscriber key %+v", k)
+	}
+	if k := CoverageKey834("99999", "S1", true, "", "pat-x", "G1", "den"); k.Plan != "DEN" {
+		t.Errorf("dental key %+v", k)
+	}
+	if k := CoverageKey834("99999", "S1", false, "", "pat-x", "G1", "HLT"); k.MemberID != "patient:pat-x" {
+		t.Errorf("dependent without id key %+v", k)
+	}
+	if k := CoverageKey834("99999", "S1", false, "D1", "pat-x", "G1", "HLT"); k.MemberID != "D1" {
+		t.Errorf("dependent key %+v", k)
+	}
+}
