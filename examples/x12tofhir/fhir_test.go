@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	cvpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/coverage_go_proto"
 	eobpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/explanation_of_benefit_go_proto"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fhirsync/fhirsync/fhirmap"
 	"github.com/fhirsync/fhirsync/fhirmap/check"
 	"github.com/fhirsync/fhirsync/internal/fhirtest"
 	"github.com/fhirsync/fhirsync/resource"
@@ -58,7 +61,7 @@ func TestFHIRFromFiles(t *testing.T) {
 	if code := run(samples, nil, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
-	if got := strings.TrimSpace(stderr.String()); got != "testdata/sample.834.x12: 3 834 member records not converted to FHIR by this command (see -records)" {
+	if got := strings.TrimSpace(stderr.String()); got != "" {
 		t.Errorf("stderr: %q", got)
 	}
 	rs := parseNDJSON(t, stdout.Bytes())
@@ -72,7 +75,20 @@ func TestFHIRFromFiles(t *testing.T) {
 		}
 		keys[k] = r
 	}
+	// 834: 3 members (the 837 and 835 have theirs too), a Coverage per HD
+	// loop (4), all carrying the 834's source version.
 	want := map[string]int{"Claim": 3, "ExplanationOfBenefit": 5, "PaymentReconciliation": 1}
+	versioned := map[string]int{}
+	for _, r := range rs {
+		for _, e := range metaOf(r).GetExtension() {
+			if e.GetUrl().GetValue() == fhirmap.ExtSourceVersion {
+				versioned[resource.Type(r)]++
+			}
+		}
+	}
+	if versioned["Patient"] != 3 || versioned["Coverage"] != 4 {
+		t.Errorf("834 resources with a source version: %v, want 3 Patients and 4 Coverages", versioned)
+	}
 	for k, n := range want {
 		if counts[k] != n {
 			t.Errorf("%d %s, want %d (all: %v)", counts[k], k, n, counts)
@@ -241,5 +257,51 @@ func TestFHIRIDKey(t *testing.T) {
 	p, k := parseNDJSON(t, plain.Bytes()), parseNDJSON(t, keyed.Bytes())
 	if len(p) != len(k) || resource.ID(p[0]) == resource.ID(k[0]) {
 		t.Error("-id-key-file does not change the ids")
+	}
+}
+
+// metaOf returns the meta of a resource.
+func metaOf(r proto.Message) *dtpb.Meta {
+	m := r.ProtoReflect()
+	return m.Get(m.Descriptor().Fields().ByName("meta")).Message().Interface().(*dtpb.Meta)
+}
+
+// TestFHIRReconcile converts February's full 834 against January's: the
+// output holds February's members and, after them, January's two members
+// February no longer holds, their Coverages ended on February's effective
+// date; the payer id makes the ids those of the payer's claims.
+func TestFHIRReconcile(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	args := []string{"-payer-id", "99999", "-v", "-previous", "testdata/full_jan.834.x12", "testdata/full_feb.834.x12"}
+	if code := run(args, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "2 coverages of testdata/full_jan.834.x12 ended on 2024-02-01") {
+		t.Errorf("stderr: %q", stderr.String())
+	}
+	var ended []string
+	for _, r := range parseNDJSON(t, stdout.Bytes()) {
+		c, ok := r.(*cvpb.Coverage)
+		if !ok || c.GetPeriod().GetEnd() == nil {
+			continue
+		}
+		ended = append(ended, c.GetSubscriberId().GetValue())
+		if e := time.UnixMicro(c.GetPeriod().GetEnd().GetValueUs()).UTC().Format("2006-01-02"); e != "2024-02-01" {
+			t.Errorf("%s ended %s", c.GetSubscriberId().GetValue(), e)
+		}
+	}
+	sort.Strings(ended)
+	if strings.Join(ended, ",") != "FUL0000002,FUL0000004" {
+		t.Errorf("ended coverages of %v, want FUL0000002 and FUL0000004", ended)
+	}
+	fhirtest.RequireValid(t, stdout.Bytes())
+
+	// a change file is not a full file
+	stderr.Reset()
+	if code := run([]string{"-previous", "testdata/full_jan.834.x12", "testdata/sample.834.x12"}, nil, &bytes.Buffer{}, &stderr); code != 1 || !strings.Contains(stderr.String(), "not a full file") {
+		t.Errorf("change file: exit %d, stderr %q", code, stderr.String())
+	}
+	if code := run([]string{"-previous", "testdata/full_jan.834.x12"}, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != 2 {
+		t.Errorf("-previous without a file: exit %d, want 2", code)
 	}
 }

@@ -1,11 +1,12 @@
 // Command x12tofhir converts X12 health care EDI files (837P/I/D claims, 835
-// claim payments and remittances) to FHIR R4: CARIN Blue Button claims,
-// explanations of benefit and the patients, coverages and providers they
-// refer to.
+// claim payments and remittances, 834 enrollment) to FHIR R4: CARIN Blue
+// Button claims, explanations of benefit and the patients, coverages,
+// related persons and providers they refer to.
 //
 // Usage:
 //
-//	x12tofhir [-out DIR] [-network STATUS] [-id-key-file FILE] [-v] [-lenient] [-tolerant-isa] [FILE...]
+//	x12tofhir [-out DIR] [-network STATUS] [-id-key-file FILE] [-payer-id ID] [-v] [-lenient] [-tolerant-isa] [FILE...]
+//	x12tofhir [flags] [-full-file] -previous PREV FILE
 //	x12tofhir -records [-lenient] [-tolerant-isa] [FILE...]
 //
 // With no FILE it reads standard input. Files are read in the order given,
@@ -24,6 +25,20 @@
 // instead (package sink/ndjsonsink): one NDJSON file per resource type, each
 // resource once (its latest version), and a manifest.json written last, for
 // a server's $import. DIR must be new or empty.
+//
+// An 834 member becomes a C4BB Patient, a C4BB Coverage per health coverage
+// (HD) loop and C4BB RelatedPersons, with the maintenance semantics of
+// fhirmap.Mapper.MapMember834: an addition, change or audit writes an active
+// Coverage, a termination its period.end (never a delete), a reinstatement
+// an open period again. 834s usually name their payer by tax id: -payer-id
+// gives the payer id its 837s and 835s carry, so that a member's Patient and
+// Coverage ids are the same from every file.
+//
+// -previous PREV reconciles a full 834 (BGN08 4 verify or RX replace, or any
+// 834 with -full-file) against the previous full file PREV: after FILE's own
+// resources, it writes, for every Coverage of PREV that FILE no longer
+// holds, the Coverage ended on FILE's effective date (fhirmap.Mapper.Reconcile).
+// Only the coverage ids of FILE are held in memory.
 //
 // -network answers "innetwork" or "outofnetwork" for every provider's
 // network status, which X12 does not carry and some C4BB profiles require
@@ -88,9 +103,9 @@ type line struct {
 
 // config is the parsed command line.
 type config struct {
-	records, lenient, tolerantISA, verbose bool
-	out, network, idKeyFile                string
-	files                                  []string
+	records, lenient, tolerantISA, verbose, fullFile bool
+	out, network, idKeyFile, payerID, previous       string
+	files                                            []string
 }
 
 // run is the command, testable: it returns the exit status.
@@ -102,11 +117,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.out, "out", "", "write a Bulk Data NDJSON import set (one file per resource type and a manifest) into `DIR` instead of standard output")
 	fs.StringVar(&c.network, "network", "", "answer `STATUS` (innetwork or outofnetwork) for every provider's network status")
 	fs.StringVar(&c.idKeyFile, "id-key-file", "", "key resource ids with the bytes of `FILE` (HMAC-SHA256; at least 16 bytes)")
+	fs.StringVar(&c.payerID, "payer-id", "", "the payer id (`ID`) the 834s' payer carries in its 837s and 835s, so that member ids agree")
+	fs.StringVar(&c.previous, "previous", "", "reconcile the one full 834 FILE against the previous full 834 `PREV`: end the coverages FILE no longer holds")
+	fs.BoolVar(&c.fullFile, "full-file", false, "treat every 834 as a full file (for -previous) whatever its BGN08")
 	fs.BoolVar(&c.verbose, "v", false, "report each record's unmet profile requirements and warnings on standard error")
 	fs.BoolVar(&c.lenient, "lenient", false, "report envelope count mismatches and misplaced segments as warnings (on standard error) instead of errors")
 	fs.BoolVar(&c.tolerantISA, "tolerant-isa", false, "accept ISA segments whose fixed-width fields are not padded")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: x12tofhir [-out DIR] [-network STATUS] [-id-key-file FILE] [-v] [-lenient] [-tolerant-isa] [FILE...]\n")
+		fmt.Fprintf(stderr, "usage: x12tofhir [-out DIR] [-network STATUS] [-id-key-file FILE] [-payer-id ID] [-v] [-lenient] [-tolerant-isa] [FILE...]\n")
+		fmt.Fprintf(stderr, "       x12tofhir [flags] [-full-file] -previous PREV FILE\n")
 		fmt.Fprintf(stderr, "       x12tofhir -records [-lenient] [-tolerant-isa] [FILE...]\n")
 		fs.PrintDefaults()
 	}
@@ -114,8 +133,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	c.files = fs.Args()
-	if c.records && (c.out != "" || c.network != "" || c.idKeyFile != "") {
-		fmt.Fprintln(stderr, "x12tofhir: -records prints decoded records; -out, -network and -id-key-file apply to FHIR output")
+	if c.records && (c.out != "" || c.network != "" || c.idKeyFile != "" || c.payerID != "" || c.previous != "") {
+		fmt.Fprintln(stderr, "x12tofhir: -records prints decoded records; -out, -network, -id-key-file, -payer-id and -previous apply to FHIR output")
+		return 2
+	}
+	if c.previous != "" && len(c.files) != 1 {
+		fmt.Fprintln(stderr, "x12tofhir: -previous reconciles exactly one full 834 FILE")
 		return 2
 	}
 	switch c.network {
@@ -187,6 +210,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		decode(name, f)
 		f.Close()
 	}
+	if fw, ok := w.(*fhirWriter); ok && c.previous != "" && !failed {
+		if err := fw.reconcile(c.previous, c.files[0]); err != nil {
+			failed = true
+			fmt.Fprintf(stderr, "%s: %v\n", c.files[0], err)
+		}
+	}
 	if err := w.close(); err != nil {
 		fmt.Fprintf(stderr, "x12tofhir: writing output: %v\n", err)
 		return 1
@@ -247,6 +276,9 @@ func newMapper(c config) (*mapper, error) {
 		}
 		opts.IDs = &fhirmap.IDOptions{Key: bytes.TrimSpace(key)}
 	}
+	if c.payerID != "" || c.fullFile {
+		opts.Enrollment = &fhirmap.EnrollmentOptions{PayerID: c.payerID, FullFile: c.fullFile}
+	}
 	if s := c.network; s != "" {
 		opts.NetworkStatus = func(context.Context, fhirmap.NetworkQuery) (string, error) { return s, nil }
 	}
@@ -276,8 +308,9 @@ type fhirWriter struct {
 	skipped map[x12.Kind]int // records of the current file without a FHIR mapping
 }
 
-// end reports the records of the file that have no FHIR mapping (834
-// members): valid input this command does not convert, not a failure.
+// end reports the records of the file that have no FHIR mapping (a record
+// kind the decoder reads and fhirmap does not map): valid input this command
+// does not convert, not a failure.
 func (w *fhirWriter) end(name string) error {
 	for k, n := range w.skipped {
 		fmt.Fprintf(w.stderr, "%s: %d %s records not converted to FHIR by this command (see -records)\n", displayName(name), n, k)
@@ -315,22 +348,67 @@ func (w *fhirWriter) record(name string, rec x12.Record) error {
 		return err
 	}
 	for _, r := range res.Resources {
-		if !w.changed(r) {
-			continue
+		if err := w.emit(r); err != nil {
+			return fmt.Errorf("at %s: %w", rec.Pos(), err)
 		}
-		if w.sink != nil {
-			w.ops = append(w.ops, sink.Op{Resource: r})
-			continue
-		}
-		b, err := resource.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("marshalling a %s at %s: %w", resource.Type(r), rec.Pos(), err)
-		}
-		w.buf.Write(b)
-		w.buf.WriteByte('\n')
 	}
-	if w.sink != nil && len(w.ops) >= 512 {
-		return w.flushOps()
+	return nil
+}
+
+// emit writes one resource unless the same version was written before.
+func (w *fhirWriter) emit(r proto.Message) error {
+	if !w.changed(r) {
+		return nil
+	}
+	if w.sink != nil {
+		w.ops = append(w.ops, sink.Op{Resource: r})
+		if len(w.ops) >= 512 {
+			return w.flushOps()
+		}
+		return nil
+	}
+	b, err := resource.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("marshalling a %s: %w", resource.Type(r), err)
+	}
+	w.buf.Write(b)
+	w.buf.WriteByte('\n')
+	return nil
+}
+
+// reconcile scans the full 834 in file (coverage ids only) and writes the
+// Coverages of the previous full 834 that it no longer holds, ended on its
+// effective date.
+func (w *fhirWriter) reconcile(previous, file string) error {
+	ctx := context.Background()
+	cur := w.m.WithSourceName(filepath.Base(file))
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	full, err := cur.ScanFullFile(ctx, bufio.NewReaderSize(f, 64<<10))
+	f.Close()
+	if err != nil {
+		return err
+	}
+	p, err := os.Open(previous)
+	if err != nil {
+		return fmt.Errorf("-previous: %w", err)
+	}
+	defer p.Close()
+	prev := w.m.WithSourceName(filepath.Base(previous))
+	n := 0
+	for c, err := range cur.Reconcile(ctx, prev.Coverages834(ctx, bufio.NewReaderSize(p, 64<<10)), full) {
+		if err != nil {
+			return fmt.Errorf("-previous %s: %w", previous, err)
+		}
+		if err := w.emit(c); err != nil {
+			return err
+		}
+		n++
+	}
+	if w.verbose {
+		fmt.Fprintf(w.stderr, "%s: %d coverages of %s ended on %s\n", file, n, previous, full.Effective.Format("2006-01-02"))
 	}
 	return nil
 }
