@@ -306,6 +306,7 @@ type provRowKeys struct {
 	orgID       string // the organization of the role (affiliation, or the row's own)
 	locationID  string
 	locClaims   bool
+	orgClaims   bool // an organization row's Organization claims plannet-Organization
 	pracClaims  bool
 	payerID     string
 	networks    []provNetRef
@@ -348,8 +349,10 @@ func (b *provRowBuild) build(mode provEndMode, when time.Time) error {
 	}
 	today := time.Date(b.now.Year(), b.now.Month(), b.now.Day(), 0, 0, 0, 0, time.UTC)
 	k.inactive = r.Active != nil && !*r.Active
-	k.endDate = r.EndDate
-	k.ended = k.inactive || (!r.EndDate.IsZero() && !r.EndDate.After(today))
+	if !r.EndDate.IsZero() {
+		k.endDate = time.Date(r.EndDate.Year(), r.EndDate.Month(), r.EndDate.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	k.ended = k.inactive || (!k.endDate.IsZero() && !k.endDate.After(today))
 	if mode != provEndNone {
 		k.ended = true
 		if mode == provEndProvider {
@@ -609,6 +612,7 @@ func (b *provRowBuild) organization(k *provRowKeys, npi string) {
 		b.unmet("Organization.active", "Organization.active.fixed", PlanNetOrganization, "the organization is inactive: Plan-Net fixes active to true, US Core Organization claimed")
 		profile = USCoreProfile(USCoreOrganization)
 	}
+	k.orgClaims = profile == PlanNetProfile(PlanNetOrganization)
 	o.Meta = b.p.m.meta(b.lineage, profile)
 	b.add("Organization/"+k.providerID, o)
 }
@@ -661,9 +665,14 @@ func (b *provRowBuild) location(k *provRowKeys, emit bool) error {
 		}
 	}
 	profile := PlanNetProfile(PlanNetLocation)
-	if !k.locClaims {
+	switch {
+	case !k.locClaims:
 		b.unmet("Location.name", "Location.name.min", PlanNetLocation, "the practice location has no name: plannet-Location not claimed")
 		profile = ""
+	case k.entity == EntityOrganization && !k.orgClaims:
+		b.unmet("Location.managingOrganization", "Location.managingOrganization.targetProfile", PlanNetLocation, "the organization does not claim plannet-Organization: US Core Location claimed")
+		profile = USCoreProfile(USCoreLocation)
+		k.locClaims = false
 	}
 	loc.Meta = b.p.m.meta(b.lineage, profile)
 	b.add("Location/"+id, loc)
@@ -970,6 +979,9 @@ func (b *provRowBuild) affiliations(k *provRowKeys) error {
 			b.unmet("OrganizationAffiliation.active", "OrganizationAffiliation.active.fixed", PlanNetOrganizationAffiliation, "the affiliation has ended: Plan-Net fixes active to true")
 			profile = ""
 		case k.inactive:
+			profile = ""
+		case !k.orgClaims:
+			b.unmet("OrganizationAffiliation.participatingOrganization", "OrganizationAffiliation.participatingOrganization.targetProfile", PlanNetOrganizationAffiliation, "the organization does not claim plannet-Organization: plannet-OrganizationAffiliation not claimed")
 			profile = ""
 		case !n.claims:
 			b.unmet("OrganizationAffiliation.network", "OrganizationAffiliation.network.targetProfile", PlanNetOrganizationAffiliation, "the network does not claim plannet-Network: plannet-OrganizationAffiliation not claimed")
