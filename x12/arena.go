@@ -145,9 +145,15 @@ func trim[T any](s *[]T) { *s = (*s)[:0] }
 // stays valid when the slab grows later (the element stays where it is; the
 // grown slab holds a copy).
 func take[T any](s *[]T) *T {
-	var zero T
-	*s = append(*s, zero)
-	return &(*s)[len(*s)-1]
+	n := len(*s)
+	if n == cap(*s) {
+		var zero T
+		*s = append(*s, zero)
+		return &(*s)[n]
+	}
+	*s = (*s)[:n+1]
+	clear((*s)[n:])
+	return &(*s)[n]
 }
 
 // reserve makes room for n more elements in slab s, so that the next n appends

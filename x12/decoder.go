@@ -694,12 +694,12 @@ func (u *unit) add(s Segment, ctx *segCtx, inst int32, limit int) {
 	}
 	in := &u.insts[inst]
 	if in.nsegs == 0 {
-		in.first = int32(len(u.segs))
+		// The segments of a loop instance share one context.
+		in.first, in.ctx = int32(len(u.segs)), ctx
 	} else if inst != u.last {
 		u.scat = true
 	}
 	in.nsegs++
-	in.ctx = ctx
 	u.last = inst
 	if i := segIndex[segCode(&s)]; u.cnt[i] < 0xffff {
 		u.cnt[i]++
@@ -773,7 +773,9 @@ func (u *unit) build(a *arena) []Loop {
 	for i := range u.insts {
 		in := &u.insts[i]
 		first, end := int(in.first), int(in.first+in.nsegs)
-		loops[i] = Loop{ID: in.def.id, def: in.def, Segments: segs[first:end:end]}
+		l := &loops[i]
+		l.ID, l.def, l.Segments = in.def.id, in.def, segs[first:end:end]
+		l.Children, l.Parent, l.ctx = nil, nil, nil
 		nchild += int(in.nchild)
 	}
 	var kids []*Loop

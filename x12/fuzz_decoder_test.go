@@ -13,7 +13,8 @@ import (
 // FuzzDecoder decodes arbitrary input in strict and lenient mode: no panic, no
 // hang (the number of results is bounded by the input size), every result is
 // either a record with a position and a loop tree or a positioned error whose
-// text holds no canary.
+// text holds no canary, and a Decoder with ReuseRecord yields the same results
+// (JSON, positions, loop trees, errors) as one without, record by record.
 func FuzzDecoder(f *testing.F) {
 	files, _ := filepath.Glob("testdata/decoder/*.x12")
 	for _, name := range files {
@@ -68,6 +69,15 @@ func FuzzDecoder(f *testing.F) {
 				})
 				if _, err := json.Marshal(rec); err != nil {
 					t.Fatalf("marshal %s: %v", rec.Kind(), err)
+				}
+			}
+			fresh, reused := decEntriesJSON(t, data, false, lenient), decEntriesJSON(t, data, true, lenient)
+			if len(fresh) != len(reused) {
+				t.Fatalf("lenient=%v: %d results, %d with ReuseRecord", lenient, len(fresh), len(reused))
+			}
+			for i := range fresh {
+				if fresh[i] != reused[i] {
+					t.Fatalf("lenient=%v: result %d differs with ReuseRecord:\n%s", lenient, i, decFirstDiff(fresh[i], reused[i]))
 				}
 			}
 		}

@@ -463,7 +463,7 @@ func record837(b *binding, base recordBase) Record {
 		case cDTP:
 			b.dates = append(b.dates, b.dtp(s))
 		case cREF:
-			b.refs = append(b.refs, b.ref(s))
+			b.addRef(s)
 		case cAMT:
 			b.amts = append(b.amts, b.amt(s))
 		case cNTE:
@@ -593,13 +593,16 @@ func (b *binding) line837(kind Kind, l *Loop, ln *ServiceLine837) {
 		s := sc.split(seg)
 		switch s.code {
 		case cLX:
-			ln.LineNumber = b.req(s, 1)
+			if ln.LineNumber = s.Element(1); ln.LineNumber == "" {
+				b.missing(s, 1, 0)
+			}
 		case cSV1:
 			p := take(&b.prof)
-			*p = ProfessionalService{Procedure: b.procedure(s, 1), Charge: b.amount(s, 2, true),
-				UnitBasis: s.Element(3), Units: s.Element(4), PlaceOfService: s.Element(5),
-				DiagnosisPointers: b.components(s, 7, 1, 4), Emergency: s.Element(9), EPSDT: s.Element(11),
-				FamilyPlanning: s.Element(12), CopayExempt: s.Element(15)}
+			b.procedureInto(&p.Procedure, s, 1)
+			p.Charge = b.amount(s, 2, true)
+			p.UnitBasis, p.Units, p.PlaceOfService = s.Element(3), s.Element(4), s.Element(5)
+			p.DiagnosisPointers = b.components(s, 7, 1, 4)
+			p.Emergency, p.EPSDT, p.FamilyPlanning, p.CopayExempt = s.Element(9), s.Element(11), s.Element(12), s.Element(15)
 			ln.Professional = p
 			b.reqProcedure(s, &p.Procedure)
 			b.units(s, 4)
@@ -627,7 +630,7 @@ func (b *binding) line837(kind Kind, l *Loop, ln *ServiceLine837) {
 		case cDTP:
 			b.dates = append(b.dates, b.dtp(s))
 		case cREF:
-			b.refs = append(b.refs, b.ref(s))
+			b.addRef(s)
 		case cAMT:
 			b.amts = append(b.amts, b.amt(s))
 		case cQTY:
@@ -672,7 +675,7 @@ func (b *binding) line837(kind Kind, l *Loop, ln *ServiceLine837) {
 					d.Quantity, d.UnitBasis = b.req(s, 4), b.reqComp(s, 5, 1)
 					b.units(s, 4)
 				case cREF:
-					b.refs = append(b.refs, b.ref(s))
+					b.addRef(s)
 				}
 			}
 			d.Refs = cut(b.refs, refs)

@@ -234,11 +234,24 @@ func knownFormat(f string) string {
 
 // dtp types and checks a DTP segment.
 func (b *binding) dtp(s *fields) DateTimePeriod {
-	d := DateTimePeriod{Qualifier: b.req(s, 1), Format: b.req(s, 2), Value: b.req(s, 3)}
+	d := DateTimePeriod{Qualifier: s.Element(1), Format: s.Element(2), Value: s.Element(3)}
+	if d.Qualifier != "" && d.Format == "D8" && checkYMD(d.Value) {
+		return d // the common case, valid
+	}
+	b.checkDTP(s, &d)
+	return d
+}
+
+// checkDTP checks the elements of a DTP segment.
+func (b *binding) checkDTP(s *fields, d *DateTimePeriod) {
+	for i, v := range [3]string{d.Qualifier, d.Format, d.Value} {
+		if v == "" {
+			b.missing(s, i+1, 0)
+		}
+	}
 	if d.Format != "" {
 		b.dated(s, 3, d.Format, d.Value)
 	}
-	return d
 }
 
 // dtm types and checks a DTM segment (835).
@@ -253,8 +266,11 @@ func (b *binding) dtm(s *fields) DateTime {
 }
 
 func ref(s *fields) Ref {
-	return Ref{Qualifier: s.Element(1), Value: s.Element(2), Description: s.Element(3),
-		OtherQualifier: s.Component(4, 1), Other: s.Component(4, 2)}
+	r := Ref{Qualifier: s.Element(1), Value: s.Element(2), Description: s.Element(3)}
+	if s.Element(4) != "" {
+		r.OtherQualifier, r.Other = s.Component(4, 1), s.Component(4, 2)
+	}
+	return r
 }
 
 func (b *binding) ref(s *fields) Ref {
@@ -263,6 +279,14 @@ func (b *binding) ref(s *fields) Ref {
 		b.missing(s, 1, 0)
 	}
 	return r
+}
+
+// addRef appends the REF segment s to the refs slab.
+func (b *binding) addRef(s *fields) {
+	b.refs = append(b.refs, ref(s))
+	if s.Element(1) == "" {
+		b.missing(s, 1, 0)
+	}
 }
 
 func (b *binding) amt(s *fields) MonetaryAmount {
@@ -360,21 +384,47 @@ func (b *binding) cas(dst []Adjustment, s *fields) []Adjustment {
 
 // procedure types a composite procedure identifier in element i of s.
 func (b *binding) procedure(s *fields, i int) Procedure {
-	var c [maxComps]string
-	s.comps(i, &c)
-	p := Procedure{Qualifier: c[0], Code: c[1], Description: c[6]}
-	last := 0
-	for j := 2; j <= 5; j++ {
-		if c[j] != "" {
-			last = j
-		}
-	}
-	if last > 0 {
-		start := len(b.strs)
-		b.strs = append(b.strs, c[2:last+1]...)
-		p.Modifiers = cut(b.strs, start)
-	}
+	var p Procedure
+	b.procedureInto(&p, s, i)
 	return p
+}
+
+// procedureInto types a composite procedure identifier in element i of s into
+// p, which must be zero: -1 qualifier, -2 code, -3 to -6 modifiers (empty
+// positions kept, trailing empty ones dropped), -7 description.
+func (b *binding) procedureInto(p *Procedure, s *fields, i int) {
+	e := s.firstRep(i)
+	sep := s.comp
+	if sep == 0 {
+		p.Qualifier = e
+		return
+	}
+	start := len(b.strs)
+	keep := start // length of strs up to the last non-empty modifier
+	k, begin := 1, 0
+	for j := 0; j <= len(e) && k <= 7; j++ {
+		if j < len(e) && e[j] != sep {
+			continue
+		}
+		v := e[begin:j]
+		switch k {
+		case 1:
+			p.Qualifier = v
+		case 2:
+			p.Code = v
+		case 7:
+			p.Description = v
+		default: // 3 to 6
+			b.strs = append(b.strs, v)
+			if v != "" {
+				keep = len(b.strs)
+			}
+		}
+		k++
+		begin = j + 1
+	}
+	b.strs = b.strs[:keep]
+	p.Modifiers = cut(b.strs, start)
 }
 
 // reqProcedure reports the qualifier and code of the procedure p (element 1
@@ -391,19 +441,29 @@ func (b *binding) reqProcedure(s *fields, p *Procedure) {
 // components returns the components from..to (1-based) of element i, trailing
 // empty ones dropped; nil when all are empty.
 func (b *binding) components(s *fields, i, from, to int) []string {
-	var c [maxComps]string
-	s.comps(i, &c)
-	last := 0
-	for j := from; j <= to && j <= maxComps; j++ {
-		if c[j-1] != "" {
-			last = j
-		}
-	}
-	if last == 0 {
+	e := s.firstRep(i)
+	if e == "" {
 		return nil
 	}
+	sep := s.comp
 	start := len(b.strs)
-	b.strs = append(b.strs, c[from-1:last]...)
+	keep := start // length of strs up to the last non-empty component
+	k, begin := 1, 0
+	for j := 0; j <= len(e) && k <= to; j++ {
+		if j < len(e) && (sep == 0 || e[j] != sep) {
+			continue
+		}
+		if k >= from {
+			v := e[begin:j]
+			b.strs = append(b.strs, v)
+			if v != "" {
+				keep = len(b.strs)
+			}
+		}
+		k++
+		begin = j + 1
+	}
+	b.strs = b.strs[:keep]
 	return cut(b.strs, start)
 }
 
@@ -478,7 +538,7 @@ func (b *binding) partyInto(p *Party, l *Loop) {
 			a.City, a.State, a.PostalCode, a.Country = s.Element(1), s.Element(2), s.Element(3), s.Element(4)
 			a.LocationQualifier, a.LocationID, a.CountrySubdivision = s.Element(5), s.Element(6), s.Element(7)
 		case cREF:
-			b.refs = append(b.refs, b.ref(s))
+			b.addRef(s)
 		case cPER:
 			b.contacts = append(b.contacts, b.per(s))
 		case cPRV:
@@ -611,7 +671,9 @@ func (f *fields) split(s Segment) *fields {
 	}
 	sep := d.Element
 	n := 0
-	// Eight bytes at a time (see indexSep), then the tail.
+	// Eight bytes at a time (see indexSep); the tail is the last eight bytes
+	// of the segment without those already seen, or a byte loop when the
+	// segment is shorter than eight bytes.
 	pat := swarLo * uint64(sep)
 	i := 0
 	for ; i+8 <= len(raw); i += 8 {
@@ -621,6 +683,18 @@ func (f *fields) split(s Segment) *fields {
 			}
 			n++
 		}
+	}
+	if i < len(raw) && len(raw) >= 8 {
+		base := len(raw) - 8
+		t := zeroBytes(binary.LittleEndian.Uint64(raw[base:]) ^ pat)
+		t &^= 1<<(8*uint(i-base)) - 1 // the bytes before i were seen
+		for ; t != 0; t &= t - 1 {
+			if n <= maxSplit {
+				f.end[n] = int32(base + bits.TrailingZeros64(t)>>3)
+			}
+			n++
+		}
+		i = len(raw)
 	}
 	for ; i < len(raw); i++ {
 		if raw[i] == sep {

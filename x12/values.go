@@ -1,9 +1,11 @@
 package x12
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/shopspring/decimal"
 )
@@ -111,9 +113,22 @@ func splitYMD(s string) (y, m, d int, ok bool) {
 }
 
 // checkYMD reports whether s is a valid CCYYMMDD date (no time.Time built).
+// It reads the eight bytes as one word.
 func checkYMD(s string) bool {
-	_, _, _, ok := splitYMD(s)
-	return ok
+	if len(s) != 8 {
+		return false
+	}
+	x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s), 8))
+	// Every byte is 0x30 to 0x39.
+	if x&0xF0F0F0F0F0F0F0F0 != 0x3030303030303030 || (x+0x0606060606060606)&0xF0F0F0F0F0F0F0F0 != 0x3030303030303030 {
+		return false
+	}
+	x &= 0x0F0F0F0F0F0F0F0F
+	dig := func(i int) int { return int(x >> (8 * i) & 0xF) }
+	y := dig(0)*1000 + dig(1)*100 + dig(2)*10 + dig(3)
+	m := dig(4)*10 + dig(5)
+	d := dig(6)*10 + dig(7)
+	return m >= 1 && m <= 12 && d >= 1 && d <= daysIn(y, m)
 }
 
 // checkHM reports whether s is a valid HHMM time.
