@@ -58,6 +58,25 @@
 // resources, so that the message is retried. Ids are deterministic, so
 // converting a message again rewrites the same resources.
 //
+// # Enrollment
+//
+// An 834 member ([Mapper.MapMember834]) becomes a C4BB Patient, a C4BB
+// Coverage per health coverage loop (HD), C4BB RelatedPersons for its
+// custodial parent and responsible persons, and the payer and sponsor
+// Organizations. The maintenance type (HD01, else INS03) decides the
+// Coverage: an addition, change or audit is active with its benefit period;
+// a termination sets period.end and is never a delete (status cancelled only
+// for a coverage that never came into force, MAPPING.md D12); a
+// reinstatement opens the period again. Every resource carries the
+// transaction set's creation date and time as its source version
+// (Result.SourceVersion and the [ExtSourceVersion] meta extension), for the
+// stale-update guard. Ids agree with the 837 and 835 side once
+// [EnrollmentOptions].PayerID names the payer's id; a dependent's own member
+// id comes from a configurable REF. A full file (BGN08 4 or RX) drives
+// [Mapper.Reconcile]: [Mapper.ScanFullFile] keeps only its coverage ids, and
+// the coverages of the previous snapshot that it no longer holds are ended
+// on its effective date.
+//
 // # Ids
 //
 // Ids appear in URLs and access logs, so they never carry a member id, name

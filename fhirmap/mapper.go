@@ -341,7 +341,7 @@ func (i Issue) String() string {
 var recordMappers = map[x12.Kind]func(m *Mapper, ctx context.Context, rec x12.Record) (*Result, error){}
 
 // MapRecord maps one decoded X12 record of a kind this package supports
-// (an 837 claim, an 835 claim payment). A record kind it
+// (an 837 claim, an 835 claim payment, an 834 member). A record kind it
 // does not map is an [*Error] wrapping [ErrUnsupported].
 func (m *Mapper) MapRecord(ctx context.Context, rec x12.Record) (*Result, error) {
 	if rec == nil {
