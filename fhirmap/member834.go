@@ -200,9 +200,10 @@ type member834 struct {
 
 // MapMember834 maps one 834 member (loop 2000) to a C4BB Patient, a C4BB
 // Coverage per health coverage loop (2300), C4BB RelatedPersons for the
-// custodial parent (2100F) and responsible persons (2100G), and the payer
-// (1000B) and sponsor (1000A) Organizations, in dependency order:
-// Organizations, Patient, RelatedPersons, Coverages.
+// custodial parent (2100F) and responsible persons (2100G), the payer
+// (1000B) and sponsor (1000A) Organizations and the primary care providers
+// (2310 NM1*P3, Patient.generalPractitioner), in dependency order:
+// Organizations, Practitioners, Patient, RelatedPersons, Coverages.
 //
 // Maintenance semantics (MAPPING.md §4.7.2; the HD01 of a coverage loop wins
 // over INS03): 021 addition, 001 change, 026 correction and 030 audit or
@@ -240,9 +241,9 @@ func (m *Mapper) MapMember834(ctx context.Context, mem *x12.Member834) (*Result,
 	if err := b.build(); err != nil {
 		return nil, err
 	}
-	n := len(b.orgs) + len(b.pats) + len(b.rps) + len(b.covs)
+	n := len(b.orgs) + len(b.pracs) + len(b.pats) + len(b.rps) + len(b.covs)
 	b.res.Resources = make([]proto.Message, 0, n)
-	for _, g := range [][]proto.Message{b.orgs, b.pats, b.rps, b.covs} {
+	for _, g := range [][]proto.Message{b.orgs, b.pracs, b.pats, b.rps, b.covs} {
 		b.res.Resources = append(b.res.Resources, g...)
 	}
 	return b.res, nil
@@ -506,6 +507,7 @@ func (b *member834) patient() error {
 		pt.Deceased = &ppb.Patient_DeceasedX{Choice: &ppb.Patient_DeceasedX_DateTime{DateTime: fdateTimeDay(t)}}
 	}
 	pt.Communication = b.communication(mem.Name.Languages, segPos(party.Loop, "LUI", ppos))
+	pt.GeneralPractitioner = b.primaryCare()
 
 	b.patientProfiled = b.memberID != "" && pt.Name != nil
 	profile := ""
@@ -521,6 +523,27 @@ func (b *member834) patient() error {
 	pt.Meta = b.meta(profile)
 	b.add(&b.pats, "Patient/"+id, pt)
 	return nil
+}
+
+// primaryCare returns references to the member's primary care providers
+// (loop 2310 NM1*P3 of any coverage, identified by NPI), adding their
+// Practitioner or Organization (MAPPING.md §4.7.1).
+func (b *member834) primaryCare() []*dtpb.Reference {
+	var out []*dtpb.Reference
+	seen := map[string]bool{}
+	for i := range b.mem.Coverages {
+		for j := range b.mem.Coverages[i].Providers {
+			p := &b.mem.Coverages[i].Providers[j].Party
+			if !strings.EqualFold(strings.TrimSpace(p.Code), "P3") || npiOf(p.Entity) == "" || seen[npiOf(p.Entity)] {
+				continue
+			}
+			seen[npiOf(p.Entity)] = true
+			if ref := b.providerRef(p, "Patient.generalPractitioner", nil); ref != nil {
+				out = append(out, ref)
+			}
+		}
+	}
+	return out
 }
 
 // memberAddress is address with the county (N405 CY, N406) as district.
