@@ -26,13 +26,17 @@ type arena struct {
 	fill  []int32 // scratch of build for interleaved loops
 	bind  binding
 	pin   uint64 // sequence number of the last record emitted that uses the arena
+	hi    [4]int // high-water marks of segs, loops, kids and infos (see trim)
 }
 
 // reset prepares the arena for a new unit: with reuse, its buffers keep their
 // memory; without, they are dropped so that the new unit gets its own.
 func (a *arena) reset(reuse bool) {
 	if reuse {
-		a.segs, a.loops, a.kids, a.infos = a.segs[:0], a.loops[:0], a.kids[:0], a.infos[:0]
+		trim(&a.segs, &a.hi[0])
+		trim(&a.loops, &a.hi[1])
+		trim(&a.kids, &a.hi[2])
+		trim(&a.infos, &a.hi[3])
 	} else {
 		a.segs, a.loops, a.kids, a.infos = nil, nil, nil, nil
 	}
@@ -86,6 +90,8 @@ type slabs struct {
 	subs        []Subscriber837
 	pats        []Patient837
 	patInfos    []PatientInfo
+
+	hi [42]int // high-water marks of the slabs (see trim)
 }
 
 // reset empties the slabs, keeping their memory with reuse, dropping it
@@ -95,51 +101,62 @@ func (s *slabs) reset(reuse bool) {
 		*s = slabs{}
 		return
 	}
-	trim(&s.dates)
-	trim(&s.refs)
-	trim(&s.amts)
-	trim(&s.qtys)
-	trim(&s.strs)
-	trim(&s.prof)
-	trim(&s.inst)
-	trim(&s.dent)
-	trim(&s.procs)
-	trim(&s.codes)
-	trim(&s.parties)
-	trim(&s.lineParties)
-	trim(&s.cobParties)
-	trim(&s.addrs)
-	trim(&s.prvs)
-	trim(&s.dmgs)
-	trim(&s.races)
-	trim(&s.contacts)
-	trim(&s.comms)
-	trim(&s.notes)
-	trim(&s.pwks)
-	trim(&s.adjs)
-	trim(&s.claims)
-	trim(&s.lines)
-	trim(&s.others)
-	trim(&s.lineAdjs)
-	trim(&s.drugs)
-	trim(&s.teeth)
-	trim(&s.conds)
-	trim(&s.toothSt)
-	trim(&s.contracts)
-	trim(&s.cl1s)
-	trim(&s.cr1s)
-	trim(&s.dn1s)
-	trim(&s.ois)
-	trim(&s.mias)
-	trim(&s.moas)
-	trim(&s.headers)
-	trim(&s.bprovs)
-	trim(&s.subs)
-	trim(&s.pats)
-	trim(&s.patInfos)
+	// One trim per slab, each with its own high-water mark.
+	trim(&s.dates, &s.hi[0])
+	trim(&s.refs, &s.hi[1])
+	trim(&s.amts, &s.hi[2])
+	trim(&s.qtys, &s.hi[3])
+	trim(&s.strs, &s.hi[4])
+	trim(&s.prof, &s.hi[5])
+	trim(&s.inst, &s.hi[6])
+	trim(&s.dent, &s.hi[7])
+	trim(&s.procs, &s.hi[8])
+	trim(&s.codes, &s.hi[9])
+	trim(&s.parties, &s.hi[10])
+	trim(&s.lineParties, &s.hi[11])
+	trim(&s.cobParties, &s.hi[12])
+	trim(&s.addrs, &s.hi[13])
+	trim(&s.prvs, &s.hi[14])
+	trim(&s.dmgs, &s.hi[15])
+	trim(&s.races, &s.hi[16])
+	trim(&s.contacts, &s.hi[17])
+	trim(&s.comms, &s.hi[18])
+	trim(&s.notes, &s.hi[19])
+	trim(&s.pwks, &s.hi[20])
+	trim(&s.adjs, &s.hi[21])
+	trim(&s.claims, &s.hi[22])
+	trim(&s.lines, &s.hi[23])
+	trim(&s.others, &s.hi[24])
+	trim(&s.lineAdjs, &s.hi[25])
+	trim(&s.drugs, &s.hi[26])
+	trim(&s.teeth, &s.hi[27])
+	trim(&s.conds, &s.hi[28])
+	trim(&s.toothSt, &s.hi[29])
+	trim(&s.contracts, &s.hi[30])
+	trim(&s.cl1s, &s.hi[31])
+	trim(&s.cr1s, &s.hi[32])
+	trim(&s.dn1s, &s.hi[33])
+	trim(&s.ois, &s.hi[34])
+	trim(&s.mias, &s.hi[35])
+	trim(&s.moas, &s.hi[36])
+	trim(&s.headers, &s.hi[37])
+	trim(&s.bprovs, &s.hi[38])
+	trim(&s.subs, &s.hi[39])
+	trim(&s.pats, &s.hi[40])
+	trim(&s.patInfos, &s.hi[41])
 }
 
-func trim[T any](s *[]T) { *s = (*s)[:0] }
+// trim empties slab s for reuse. Its elements past the length used by the
+// unit just released, up to the high-water mark *hi of earlier units, are
+// cleared, so that no stale element keeps the memory of old records (their
+// byte chunks) alive: the retained memory stays bounded by the largest unit.
+func trim[T any](s *[]T, hi *int) {
+	if n := len(*s); n < *hi {
+		clear((*s)[n:*hi])
+	}
+	*hi = len(*s)
+	*s = (*s)[:0]
+}
 
 // take appends a zero T to slab s and returns a pointer to it. The pointer
 // stays valid when the slab grows later (the element stays where it is; the

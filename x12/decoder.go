@@ -543,6 +543,7 @@ func (d *Decoder) materialize() {
 	infos := sized(a.infos, len(loops))
 	a.infos = infos
 	b := &a.bind
+	b.reserveParties(&u.cnt)
 	for i := range loops {
 		l := &loops[i]
 		infos[i] = contextInfo{arena: a}

@@ -74,11 +74,12 @@ func BenchmarkDecoder837P(b *testing.B) { benchDecode(b, true) }
 func BenchmarkDecoder837PFresh(b *testing.B) { benchDecode(b, false) }
 
 // heapProfile decodes a generated 837P of about size bytes streamed through an
-// io.Pipe (never held in memory) and samples the heap: peak is the largest
-// HeapInuse seen every sampleEvery claims (garbage included: it follows the GC
-// pacing), live the largest HeapAlloc right after a GC forced every
-// 10*sampleEvery claims (the memory actually retained).
-func heapProfile(tb testing.TB, size int64, sampleEvery int, forceGC bool) (claims int, peak, live uint64) {
+// io.Pipe (never held in memory), with or without ReuseRecord, and samples
+// the heap: peak is the largest HeapInuse seen every sampleEvery claims
+// (garbage included: it follows the GC pacing), live the largest HeapAlloc
+// right after a GC forced every 10*sampleEvery claims (the memory actually
+// retained).
+func heapProfile(tb testing.TB, size int64, sampleEvery int, forceGC, reuse bool) (claims int, peak, live uint64) {
 	tb.Helper()
 	nclaims := int(size / 575)
 	pr, pw := io.Pipe()
@@ -86,6 +87,7 @@ func heapProfile(tb testing.TB, size int64, sampleEvery int, forceGC bool) (clai
 	defer pr.Close()
 	runtime.GC()
 	d := NewDecoder(pr)
+	d.ReuseRecord = reuse
 	var ms runtime.MemStats
 	for {
 		rec, err := d.Read()
@@ -116,21 +118,28 @@ func heapProfile(tb testing.TB, size int64, sampleEvery int, forceGC bool) (clai
 }
 
 // BenchmarkDecoderPeakHeap reports the peak heap while decoding a 10 MB and a
-// 500 MB generated 837P streamed through a pipe: memory is bounded by one
-// record, so the two must be close (the test TestDecoderMemoryBounded asserts
-// the ratio on the retained heap).
+// 500 MB generated 837P streamed through a pipe, in the default mode and with
+// ReuseRecord: memory is bounded by one record, so the two sizes must be
+// close (the test TestDecoderMemoryBounded asserts the ratio on the retained
+// heap).
 func BenchmarkDecoderPeakHeap(b *testing.B) {
-	for _, size := range []int64{10 << 20, 500 << 20} {
-		b.Run(fmt.Sprintf("%dMB", size>>20), func(b *testing.B) {
-			b.SetBytes(size)
-			var peak, live uint64
-			for b.Loop() {
-				_, p, l := heapProfile(b, size, 200, true)
-				peak, live = max(peak, p), max(live, l)
+	for _, reuse := range []bool{false, true} {
+		for _, size := range []int64{10 << 20, 500 << 20} {
+			name := fmt.Sprintf("%dMB", size>>20)
+			if reuse {
+				name += "/reuse"
 			}
-			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
-			b.ReportMetric(float64(live)/(1<<20), "live-heap-MB")
-		})
+			b.Run(name, func(b *testing.B) {
+				b.SetBytes(size)
+				var peak, live uint64
+				for b.Loop() {
+					_, p, l := heapProfile(b, size, 200, true, reuse)
+					peak, live = max(peak, p), max(live, l)
+				}
+				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+				b.ReportMetric(float64(live)/(1<<20), "live-heap-MB")
+			})
+		}
 	}
 }
 
@@ -147,11 +156,13 @@ func TestDecoderMemoryBounded(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		small, large = 4<<20, 40<<20
 	}
-	_, _, liveSmall := heapProfile(t, small, 200, true)
-	_, _, liveLarge := heapProfile(t, large, 200, true)
-	t.Logf("live heap: %.1f MB decoding %d MB, %.1f MB decoding %d MB", float64(liveSmall)/(1<<20), small>>20, float64(liveLarge)/(1<<20), large>>20)
-	if liveLarge >= 2*liveSmall {
-		t.Errorf("live heap grows with the input: %d bytes for %d MB, %d bytes for %d MB", liveSmall, small>>20, liveLarge, large>>20)
+	for _, reuse := range []bool{false, true} {
+		_, _, liveSmall := heapProfile(t, small, 200, true, reuse)
+		_, _, liveLarge := heapProfile(t, large, 200, true, reuse)
+		t.Logf("ReuseRecord %v: live heap %.1f MB decoding %d MB, %.1f MB decoding %d MB", reuse, float64(liveSmall)/(1<<20), small>>20, float64(liveLarge)/(1<<20), large>>20)
+		if liveLarge >= 2*liveSmall {
+			t.Errorf("ReuseRecord %v: live heap grows with the input: %d bytes for %d MB, %d bytes for %d MB", reuse, liveSmall, small>>20, liveLarge, large>>20)
+		}
 	}
 }
 

@@ -89,6 +89,19 @@ func (b *binding) prealloc(l *Loop) (nHI int) {
 	return nHI
 }
 
+// reserveParties sizes the slabs of the name loops (addresses,
+// demographics, taxonomies, references, dates, contacts) of a batch of
+// context loops from the counts of its segments by segIndex.
+func (b *binding) reserveParties(cnt *[256]uint16) {
+	n := func(code uint16) int { return int(cnt[segIndex[code]]) }
+	reserve(&b.addrs, max(n(cN3), n(cN4)))
+	reserve(&b.dmgs, n(cDMG))
+	reserve(&b.prvs, n(cPRV))
+	reserve(&b.refs, n(cREF))
+	reserve(&b.dates, n(cDTP))
+	reserve(&b.contacts, n(cPER))
+}
+
 func (b *binding) fail(e *SyntaxError) {
 	if b.err == nil {
 		b.err = e
