@@ -26,21 +26,23 @@ type arena struct {
 	fill  []int32 // scratch of build for interleaved loops
 	bind  binding
 	pin   uint64 // sequence number of the last record emitted that uses the arena
+	epoch int    // byte chunks started by the Decoder when the arena was last scrubbed
 	hi    [4]int // high-water marks of segs, loops, kids and infos (see trim)
 }
 
 // reset prepares the arena for a new unit: with reuse, its buffers keep their
-// memory; without, they are dropped so that the new unit gets its own.
-func (a *arena) reset(reuse bool) {
+// memory (scrubbed of stale pointers when scrub is set, see trim); without,
+// they are dropped so that the new unit gets its own.
+func (a *arena) reset(reuse, scrub bool) {
 	if reuse {
-		trim(&a.segs, &a.hi[0])
-		trim(&a.loops, &a.hi[1])
-		trim(&a.kids, &a.hi[2])
-		trim(&a.infos, &a.hi[3])
+		trim(&a.segs, &a.hi[0], scrub)
+		trim(&a.loops, &a.hi[1], scrub)
+		trim(&a.kids, &a.hi[2], scrub)
+		trim(&a.infos, &a.hi[3], scrub)
 	} else {
 		a.segs, a.loops, a.kids, a.infos = nil, nil, nil, nil
 	}
-	a.bind.reset(reuse)
+	a.bind.reset(reuse, scrub)
 }
 
 // slabs are the lists the binders cut the parts of a typed record from: each
@@ -96,65 +98,66 @@ type slabs struct {
 
 // reset empties the slabs, keeping their memory with reuse, dropping it
 // without.
-func (s *slabs) reset(reuse bool) {
+func (s *slabs) reset(reuse, scrub bool) {
 	if !reuse {
 		*s = slabs{}
 		return
 	}
 	// One trim per slab, each with its own high-water mark.
-	trim(&s.dates, &s.hi[0])
-	trim(&s.refs, &s.hi[1])
-	trim(&s.amts, &s.hi[2])
-	trim(&s.qtys, &s.hi[3])
-	trim(&s.strs, &s.hi[4])
-	trim(&s.prof, &s.hi[5])
-	trim(&s.inst, &s.hi[6])
-	trim(&s.dent, &s.hi[7])
-	trim(&s.procs, &s.hi[8])
-	trim(&s.codes, &s.hi[9])
-	trim(&s.parties, &s.hi[10])
-	trim(&s.lineParties, &s.hi[11])
-	trim(&s.cobParties, &s.hi[12])
-	trim(&s.addrs, &s.hi[13])
-	trim(&s.prvs, &s.hi[14])
-	trim(&s.dmgs, &s.hi[15])
-	trim(&s.races, &s.hi[16])
-	trim(&s.contacts, &s.hi[17])
-	trim(&s.comms, &s.hi[18])
-	trim(&s.notes, &s.hi[19])
-	trim(&s.pwks, &s.hi[20])
-	trim(&s.adjs, &s.hi[21])
-	trim(&s.claims, &s.hi[22])
-	trim(&s.lines, &s.hi[23])
-	trim(&s.others, &s.hi[24])
-	trim(&s.lineAdjs, &s.hi[25])
-	trim(&s.drugs, &s.hi[26])
-	trim(&s.teeth, &s.hi[27])
-	trim(&s.conds, &s.hi[28])
-	trim(&s.toothSt, &s.hi[29])
-	trim(&s.contracts, &s.hi[30])
-	trim(&s.cl1s, &s.hi[31])
-	trim(&s.cr1s, &s.hi[32])
-	trim(&s.dn1s, &s.hi[33])
-	trim(&s.ois, &s.hi[34])
-	trim(&s.mias, &s.hi[35])
-	trim(&s.moas, &s.hi[36])
-	trim(&s.headers, &s.hi[37])
-	trim(&s.bprovs, &s.hi[38])
-	trim(&s.subs, &s.hi[39])
-	trim(&s.pats, &s.hi[40])
-	trim(&s.patInfos, &s.hi[41])
+	trim(&s.dates, &s.hi[0], scrub)
+	trim(&s.refs, &s.hi[1], scrub)
+	trim(&s.amts, &s.hi[2], scrub)
+	trim(&s.qtys, &s.hi[3], scrub)
+	trim(&s.strs, &s.hi[4], scrub)
+	trim(&s.prof, &s.hi[5], scrub)
+	trim(&s.inst, &s.hi[6], scrub)
+	trim(&s.dent, &s.hi[7], scrub)
+	trim(&s.procs, &s.hi[8], scrub)
+	trim(&s.codes, &s.hi[9], scrub)
+	trim(&s.parties, &s.hi[10], scrub)
+	trim(&s.lineParties, &s.hi[11], scrub)
+	trim(&s.cobParties, &s.hi[12], scrub)
+	trim(&s.addrs, &s.hi[13], scrub)
+	trim(&s.prvs, &s.hi[14], scrub)
+	trim(&s.dmgs, &s.hi[15], scrub)
+	trim(&s.races, &s.hi[16], scrub)
+	trim(&s.contacts, &s.hi[17], scrub)
+	trim(&s.comms, &s.hi[18], scrub)
+	trim(&s.notes, &s.hi[19], scrub)
+	trim(&s.pwks, &s.hi[20], scrub)
+	trim(&s.adjs, &s.hi[21], scrub)
+	trim(&s.claims, &s.hi[22], scrub)
+	trim(&s.lines, &s.hi[23], scrub)
+	trim(&s.others, &s.hi[24], scrub)
+	trim(&s.lineAdjs, &s.hi[25], scrub)
+	trim(&s.drugs, &s.hi[26], scrub)
+	trim(&s.teeth, &s.hi[27], scrub)
+	trim(&s.conds, &s.hi[28], scrub)
+	trim(&s.toothSt, &s.hi[29], scrub)
+	trim(&s.contracts, &s.hi[30], scrub)
+	trim(&s.cl1s, &s.hi[31], scrub)
+	trim(&s.cr1s, &s.hi[32], scrub)
+	trim(&s.dn1s, &s.hi[33], scrub)
+	trim(&s.ois, &s.hi[34], scrub)
+	trim(&s.mias, &s.hi[35], scrub)
+	trim(&s.moas, &s.hi[36], scrub)
+	trim(&s.headers, &s.hi[37], scrub)
+	trim(&s.bprovs, &s.hi[38], scrub)
+	trim(&s.subs, &s.hi[39], scrub)
+	trim(&s.pats, &s.hi[40], scrub)
+	trim(&s.patInfos, &s.hi[41], scrub)
 }
 
-// trim empties slab s for reuse. Its elements past the length used by the
-// unit just released, up to the high-water mark *hi of earlier units, are
-// cleared, so that no stale element keeps the memory of old records (their
-// byte chunks) alive: the retained memory stays bounded by the largest unit.
-func trim[T any](s *[]T, hi *int) {
-	if n := len(*s); n < *hi {
-		clear((*s)[n:*hi])
+// trim empties slab s for reuse. *hi is the high-water mark of the lengths
+// used since the last scrub: the elements below it may still point to the
+// byte chunks of old records. With scrub, they are cleared, so that stale
+// elements never keep more than the chunks used since the last scrub alive.
+func trim[T any](s *[]T, hi *int, scrub bool) {
+	*hi = max(*hi, len(*s))
+	if scrub {
+		clear((*s)[:*hi])
+		*hi = 0
 	}
-	*hi = len(*s)
 	*s = (*s)[:0]
 }
 

@@ -207,16 +207,21 @@ func (d *Decoder) emitRecord(rec Record, a *arena) {
 // arena no returned record and no open context loop uses any more.
 func (d *Decoder) acquire() *arena {
 	if !d.ReuseRecord {
-		d.fresh.reset(false)
+		d.fresh.reset(false, false)
 		return &d.fresh
 	}
+	// An arena is scrubbed of stale pointers (see trim) when a new byte chunk
+	// was started since its last scrub: stale elements then pin at most the
+	// chunks of a few records.
+	epoch := d.ctx.chunks + d.rec.chunks
 	for _, a := range d.arenas {
 		if a.pin <= d.released && !d.onStack(a) {
-			a.reset(true)
+			a.reset(true, a.epoch != epoch)
+			a.epoch = epoch
 			return a
 		}
 	}
-	a := new(arena)
+	a := &arena{epoch: epoch}
 	d.arenas = append(d.arenas, a)
 	return a
 }
@@ -614,6 +619,7 @@ type unit struct {
 	buf     []byte      // the bytes of the segments: scratch, or an append-only chunk (chunked)
 	base    int         // start of the unit's bytes in buf (0 unless chunked)
 	chunked bool        // buf is a chunk whose built bytes are never overwritten (ReuseRecord)
+	chunks  int         // number of chunks started
 	segs    []useg      // scratch: the segments, pointer-free (no GC write barriers)
 	insts   []uinst     // scratch
 	cnt     [256]uint16 // number of segments by segIndex (saturating)
@@ -724,6 +730,7 @@ func (u *unit) newChunk(n int) {
 	c := make([]byte, have, max(chunkSize, 2*(have+n)))
 	copy(c, u.buf[u.base:])
 	u.buf, u.base = c, 0
+	u.chunks++
 }
 
 // build makes the unit's Loops in arena a. In the default mode, the bytes are

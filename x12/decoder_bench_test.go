@@ -239,7 +239,7 @@ func BenchmarkBinder837P(b *testing.B) {
 	cpu0 := processCPU()
 	for b.Loop() {
 		for i, c := range claims {
-			a.reset(true)
+			a.reset(true, false)
 			a.bind.counts = &counts[i]
 			if record837(&a.bind, c.recordBase); a.bind.err != nil {
 				b.Fatal(a.bind.err)

@@ -35,9 +35,9 @@ type binding struct {
 }
 
 // reset prepares the binding for a new unit (see arena.reset).
-func (b *binding) reset(reuse bool) {
+func (b *binding) reset(reuse, scrub bool) {
 	b.err, b.counts = nil, nil
-	b.slabs.reset(reuse)
+	b.slabs.reset(reuse, scrub)
 }
 
 // marks records where the lists of a loop start in the slabs.
