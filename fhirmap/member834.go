@@ -941,5 +941,100 @@ func (b *member834) coverage(hd *x12.Coverage834) error {
 	}
 	cov.Meta = b.meta(profile)
 	b.add(&b.covs, "Coverage/"+id, cov)
+	return b.otherCoverages(hd)
+}
+
+// otherCoverages adds a Coverage for each coordination of benefits loop
+// (2320 COB with its 2330 NM1*IN insurer) of a coverage (MAPPING.md §4.7.1):
+// the member's coverage with another payer, ordered by COB01 (P 1, S 2,
+// T 3), its policy number (COB02) as subscriberId, its period from
+// DTP*344/345. The 834 does not say how the member relates to that
+// policy's subscriber, so the Coverage has no relationship and cannot claim
+// C4BB-Coverage (listed as unmet).
+func (b *member834) otherCoverages(hd *x12.Coverage834) error {
+	for i := range hd.CoordinationOfBenefits {
+		cob := &hd.CoordinationOfBenefits[i]
+		cpos := b.pos
+		if cob.Loop != nil && len(cob.Loop.Segments) > 0 {
+			cpos = cob.Loop.Lead().Pos()
+		}
+		policy := strings.TrimSpace(cob.PolicyNumber)
+		var ins *x12.Party
+		for j := range cob.RelatedEntities {
+			if strings.EqualFold(strings.TrimSpace(cob.RelatedEntities[j].Code), "IN") {
+				ins = &cob.RelatedEntities[j]
+			}
+		}
+		if policy == "" || ins == nil {
+			b.warn(cpos, 2, 0, "Coverage", "other-coverage-incomplete", "coordination of benefits without a policy number (COB02) or an insurer (2330 NM1*IN): no Coverage")
+			continue
+		}
+		var pk PayerKey
+		switch strings.ToUpper(strings.TrimSpace(ins.IDQualifier)) {
+		case "XV", "PI":
+			pk.PayerID = strings.TrimSpace(ins.ID)
+		case "NI":
+			pk.NAIC = strings.TrimSpace(ins.ID)
+		case "FI", "24":
+			pk.TIN = strings.TrimSpace(ins.ID)
+		}
+		orgID, err := b.m.ids.Payer(pk)
+		if err != nil {
+			b.warn(partyPos(ins), 9, 0, "Coverage.payor", "other-coverage-incomplete", "other insurer (2330 NM1*IN) has no payer id, NAIC code or tax id: no Coverage")
+			continue
+		}
+		o := &opb.Organization{
+			Id: &dtpb.Id{Value: orgID},
+			Identifier: nonNilIDs(
+				identifier(c4bbIDType("payerid"), b.m.payerIDSystem(), pk.PayerID),
+				identifier(c4bbIDType("naiccode"), terminology.SystemNAIC, pk.NAIC),
+				tinIdentifier(pk.TIN),
+			),
+			Active:  fbool(true),
+			Name:    fstr(strings.TrimSpace(ins.LastOrOrgName)),
+			Address: nonNilAddrs(address(ins.Address)),
+		}
+		oprof := b.m.opts.C4BBVersion.Profile(C4BBOrganization)
+		if o.Name == nil {
+			oprof = ""
+		}
+		o.Meta = withVersion(b.m.meta(b.lineage, oprof), b.version)
+		b.add(&b.orgs, "Organization/"+orgID, o)
+
+		scope := pk.PayerID + pk.NAIC + pk.TIN
+		group, _ := cob.Refs.Get("6P")
+		k := CoverageKey{PayerID: scope, SubscriberID: policy, MemberID: b.memberID, GroupNumber: strings.TrimSpace(group)}
+		if k.MemberID == "" {
+			k.MemberID = "patient:" + b.patientID
+		}
+		id, err := b.m.ids.Coverage(k)
+		if err != nil {
+			return b.errAt(ErrMissing, cpos, 2, 0, "Coverage.id", "other coverage cannot be identified").WithCause(err)
+		}
+		start, err := b.dateOf(cob.Dates, cob.Loop, "344", false)
+		if err != nil {
+			return err
+		}
+		end, err := b.dateOf(cob.Dates, cob.Loop, "345", true)
+		if err != nil {
+			return err
+		}
+		cov := &cvpb.Coverage{
+			Id:           &dtpb.Id{Value: id},
+			Status:       &cvpb.Coverage_StatusCode{Value: cpb.FinancialResourceStatusCode_ACTIVE},
+			SubscriberId: fstr(policy),
+			Beneficiary:  reference("Patient", b.patientID),
+			Period:       datePeriod(start, end),
+			Payor:        []*dtpb.Reference{reference("Organization", orgID)},
+			Order:        fpos(responsibilitySequence(cob.PayerResponsibility)),
+		}
+		if g := strings.TrimSpace(group); g != "" {
+			cov.ClassValue = []*cvpb.Coverage_Class{{Type: concept(terminology.SystemCoverageClass, "group"), Value: fstr(g)}}
+		}
+		b.unmet(cpos, "Coverage.relationship", "Coverage.relationship.min", b.m.opts.C4BBVersion.Profile(C4BBCoverage),
+			"the 834 does not say how the member relates to the other policy's subscriber: C4BB-Coverage not claimed")
+		cov.Meta = b.meta("")
+		b.add(&b.covs, "Coverage/"+id, cov)
+	}
 	return nil
 }

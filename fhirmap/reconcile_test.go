@@ -200,7 +200,7 @@ func TestScanFullFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, err := m2.ScanFullFile(ctx, bytes.NewReader(readCase(t, "834_add")))
-	if err != nil || f.Members != 1 || len(f.CoverageIDs) != 2 {
+	if err != nil || f.Members != 1 || len(f.CoverageIDs) != 3 { // health, dental, other insurer (COB)
 		t.Fatalf("forced full file: %v %+v", err, f)
 	}
 	bad := strings.Replace(string(readCase(t, "834_full_feb")), "HD*030**HLT", "HD*777**HLT", 1)
