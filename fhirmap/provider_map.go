@@ -337,7 +337,11 @@ func (b *provRowBuild) build(mode provEndMode, when time.Time) error {
 		}
 	}
 	npi := strings.TrimSpace(r.NPI)
-	if err := b.checkNPI(npi, func(c *ColumnMap) string { return c.NPI }, "identifier"); err != nil {
+	idPath := "Practitioner.identifier"
+	if k.entity == EntityOrganization {
+		idPath = "Organization.identifier"
+	}
+	if err := b.checkNPI(npi, func(c *ColumnMap) string { return c.NPI }, idPath); err != nil {
 		return err
 	}
 	affNPI := strings.TrimSpace(r.Affiliation.NPI)
