@@ -15,6 +15,7 @@ import (
 	cvpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/coverage_go_proto"
 	opb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/organization_go_proto"
 	ppb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
+	prpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/practitioner_go_proto"
 	rppb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/related_person_go_proto"
 	"google.golang.org/protobuf/proto"
 
@@ -163,6 +164,16 @@ func SourceVersion834(h *x12.Header834) string {
 	return string(b[:])
 }
 
+// hasExtension reports whether one of es has the url.
+func hasExtension(es []*dtpb.Extension, url string) bool {
+	for _, e := range es {
+		if e.GetUrl().GetValue() == url {
+			return true
+		}
+	}
+	return false
+}
+
 // withVersion adds the source version extension to mt.
 func withVersion(mt *dtpb.Meta, version string) *dtpb.Meta {
 	if version != "" {
@@ -240,6 +251,22 @@ func (m *Mapper) MapMember834(ctx context.Context, mem *x12.Member834) (*Result,
 	b.res.SourceVersion = b.version
 	if err := b.build(); err != nil {
 		return nil, err
+	}
+	// the primary care providers come from the shared provider builders,
+	// which know no source version
+	for _, g := range [][]proto.Message{b.orgs, b.pracs} {
+		for _, r := range g {
+			var mt *dtpb.Meta
+			switch v := r.(type) {
+			case *opb.Organization:
+				mt = v.GetMeta()
+			case *prpb.Practitioner:
+				mt = v.GetMeta()
+			}
+			if mt != nil && !hasExtension(mt.GetExtension(), ExtSourceVersion) {
+				withVersion(mt, b.version)
+			}
+		}
 	}
 	n := len(b.orgs) + len(b.pracs) + len(b.pats) + len(b.rps) + len(b.covs)
 	b.res.Resources = make([]proto.Message, 0, n)

@@ -76,7 +76,8 @@ func TestFHIRFromFiles(t *testing.T) {
 		keys[k] = r
 	}
 	// 834: 3 members (the 837 and 835 have theirs too), a Coverage per HD
-	// loop (4), all carrying the 834's source version.
+	// loop (4) and one with the other insurer of the COB loop, all carrying
+	// the 834's source version.
 	want := map[string]int{"Claim": 3, "ExplanationOfBenefit": 5, "PaymentReconciliation": 1}
 	versioned := map[string]int{}
 	for _, r := range rs {
@@ -86,8 +87,8 @@ func TestFHIRFromFiles(t *testing.T) {
 			}
 		}
 	}
-	if versioned["Patient"] != 3 || versioned["Coverage"] != 4 {
-		t.Errorf("834 resources with a source version: %v, want 3 Patients and 4 Coverages", versioned)
+	if versioned["Patient"] != 3 || versioned["Coverage"] != 5 || versioned["Practitioner"] != 1 {
+		t.Errorf("834 resources with a source version: %v, want 3 Patients, 5 Coverages and the primary care Practitioner", versioned)
 	}
 	for k, n := range want {
 		if counts[k] != n {
