@@ -50,17 +50,19 @@ type Decoder struct {
 	// ErrRecordTooLarge and skipped.
 	MaxRecordLength int
 
-	// ReuseRecord lets Read reuse the memory of the previous record for the
-	// next one, like encoding/csv's Reader.ReuseRecord: a record (the
-	// *Claim837 or other typed struct, its slices, its pointers, its Loops and
-	// their Segments slices) and the context parts it points to (Header,
-	// BillingProvider, Subscriber...) are then valid only until the next call
-	// to Read, or the next iteration of Records, which overwrites them. Values
-	// copied out of a record stay valid: strings, Amounts and Segment values
-	// never change (the segment bytes are never reused). Use it for streaming
-	// (decode, map, forget), where it makes steady-state decoding allocate
-	// almost nothing; leave it false when records are kept, as a claim index
-	// does.
+	// ReuseRecord lets Read reuse the memory of earlier records for the next
+	// one, like encoding/csv's Reader.ReuseRecord, so that steady-state
+	// decoding allocates almost nothing. A record (the *Claim837 or other
+	// typed struct, and everything reached through its pointers and slices:
+	// typed parts, Loops, Segments slices) is then valid only until the next
+	// call to Read, or the next iteration of Records. The context parts it
+	// points to (Header, BillingProvider, Subscriber, Patient...) stay valid
+	// while records under them are returned, and are reused once the context
+	// has changed and those records are released. Values of string type
+	// (element values, Amount) and Segment values copied out of a record stay
+	// valid and never change: segment bytes are never reused. Set it for
+	// streaming (decode, map, forget); leave it false when records are kept,
+	// as a claim index does. See the package documentation, # Memory.
 	ReuseRecord bool
 
 	src      io.Reader

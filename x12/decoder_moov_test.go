@@ -129,7 +129,7 @@ func TestMoovCrossCheck837P(t *testing.T) {
 	inputs["generated 400"] = transactionBodies(gen.Generate837P(400, 11))
 	claimsN := 2100
 	if testing.Short() {
-		claimsN = 1100
+		claimsN = 1600
 	}
 	inputs["generated multi-ST"] = transactionBodies(gen.Generate837P(claimsN, 5))
 	compared, claims := 0, 0

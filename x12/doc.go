@@ -117,13 +117,38 @@
 //
 // # Memory
 //
-// The Decoder holds one record at a time. The bytes of a record's segments are
-// gathered in a scratch buffer and copied in one piece into a buffer the record
-// owns; its segments are owned views into that buffer (NewOwnedSegment
-// semantics), so element strings cost no allocation and stay valid for as long
-// as the record is referenced. Context loops are built once and shared by the
-// records under them. Decoding a 500 MB file retains no more memory than
+// The Decoder holds one record at a time, and memory is bounded by one record
+// in both of its modes: decoding a 500 MB file retains no more memory than
 // decoding a 10 MB one (see TestDecoderMemoryBounded and
 // BenchmarkDecoderPeakHeap). Limits keep memory bounded on hostile input:
 // Reader.MaxSegmentLength per segment, Decoder.MaxRecordLength per record.
+//
+// By default records are independent: each one owns its memory and can be
+// kept for as long as needed (a claim index keeps claims). The bytes of a
+// record's segments are gathered in a scratch buffer and copied in one piece
+// into a buffer the record owns; its segments are owned views into that
+// buffer (NewOwnedSegment semantics), so element strings cost no allocation.
+// Its Segments, Loops and typed parts (the claim, its lines, dates,
+// references, providers...) are cut from a few arrays sized from the counts
+// of the record's segments, about one allocation per kind of part. Context
+// loops are built once and shared by the records under them.
+//
+// With Decoder.ReuseRecord, as with encoding/csv's Reader.ReuseRecord, the
+// Decoder reuses the memory of a record for a later one, which makes
+// steady-state decoding allocate almost nothing: a streaming converter
+// (decode, map, forget) should set it. A record, and everything reached
+// through its pointers and slices (typed parts, Loops, Segments slices), is
+// then valid only until the next call to Read, or the next iteration of
+// Records; the context parts it points to (Header, BillingProvider,
+// Subscriber, Patient, the 835 and 834 headers) stay valid while records
+// under them are returned and are reused once the context has changed and
+// those records are released. Do not keep a *Claim837, a slice or a pointer
+// of a record across Read: copy what you need. Copying a struct is shallow
+// (its slices would still be reused). Values of string type (element values,
+// Amount) and Segment values never change: the segment bytes are gathered in
+// append-only chunks that are never written twice, so strings taken from a
+// record stay valid and immutable (safe as map keys, or in messages sent
+// later). The chunks are the only steady-state allocation: as many bytes as
+// the input, one allocation per 64 KB; a string kept from a record keeps its
+// chunk alive.
 package x12

@@ -70,3 +70,25 @@ func ExampleDecoder() {
 	//   at offset 530, segment 14 CLM (loop 2300), ISA13 000000001 GS06 1 ST02 0001
 	// error at CLM 2300 element 2 (IK3 8 IK4 6): true
 }
+
+// A streaming converter decodes with ReuseRecord: each record is used before
+// the next Read, which reuses its memory. Strings copied out of a record (here
+// the patient control numbers kept in a slice) stay valid; the *Claim837 and
+// its slices do not.
+func ExampleDecoder_reuseRecord() {
+	d := x12.NewDecoder(strings.NewReader(example837P))
+	d.ReuseRecord = true
+	var pcns []string
+	lines := 0
+	for rec, err := range d.Records() {
+		if err != nil {
+			continue // reported elsewhere
+		}
+		c := rec.(*x12.Claim837)
+		pcns = append(pcns, c.PatientControlNumber) // a string: stays valid
+		lines += len(c.Lines)                       // use c before the next Read
+	}
+	fmt.Println(pcns, lines)
+	// Output:
+	// [PCN1] 1
+}
