@@ -358,9 +358,11 @@ type ProviderChange struct {
 	Before map[string]any
 	// After is the row after a create, update or read (nil for a delete).
 	After map[string]any
-	// SourceVersion is the source's PHI-free position of the change (a
-	// Postgres LSN such as "0/16B3748", a Kafka offset), carried in the
-	// result and the lineage for the stale-update guard.
+	// SourceVersion is the source's PHI-free position of the change,
+	// carried in Result.SourceVersion, the [ExtSourceVersion] meta extension
+	// and the lineage, for the stale-update guard. Versions of one source
+	// must compare as strings: write a Postgres LSN with [LSNSourceVersion]
+	// ("0/16B3748" → "00000000016B3748"), a Kafka offset zero-padded.
 	SourceVersion string
 	// Time is when the change was committed (Debezium source.ts_ms); it
 	// dates the end of roles a delete or update ends. Zero means the
@@ -371,4 +373,24 @@ type ProviderChange struct {
 // LogValue logs the operation and source version only.
 func (c *ProviderChange) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("op", string(c.Op)), slog.String("source_version", c.SourceVersion))
+}
+
+// LSNSourceVersion turns a Postgres LSN in its text form ("16/B374D848") into
+// a source version that compares as a string in LSN order: 16 upper-case hex
+// digits ("00000016B374D848").
+func LSNSourceVersion(lsn string) (string, error) {
+	hi, lo, ok := strings.Cut(strings.TrimSpace(lsn), "/")
+	h, err1 := strconv.ParseUint(hi, 16, 32)
+	l, err2 := strconv.ParseUint(lo, 16, 32)
+	if !ok || err1 != nil || err2 != nil || hi == "" || lo == "" {
+		return "", newProviderError(ErrInvalidValue, nil, "", "", "not a Postgres LSN (hex/hex)").withValue(lsn)
+	}
+	const hexd = "0123456789ABCDEF"
+	v := h<<32 | l
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = hexd[v&0xf]
+		v >>= 4
+	}
+	return string(b[:]), nil
 }

@@ -96,12 +96,13 @@ func NewProviderMapper(m *Mapper, opts *ProviderOptions) (*ProviderMapper, error
 
 // ProviderResult is what mapping one row or change produced: the resources,
 // unmet profile requirements and warnings of a [Result], and the change's
-// source version for the stale-update guard.
+// operation.
+//
+// Result.SourceVersion is the change event's source version ("" for rows
+// read from a table or file); every resource also carries it in the
+// [ExtSourceVersion] meta extension.
 type ProviderResult struct {
 	Result
-	// SourceVersion is the change event's PHI-free source version (LSN,
-	// offset); "" for rows read from a table or file.
-	SourceVersion string
 	// Op is the change's operation ("" for rows read from a table or file).
 	Op ChangeOp
 }
@@ -181,14 +182,14 @@ func (p *ProviderMapper) MapChange(ctx context.Context, ch *ProviderChange, cols
 		}
 		return r, nil
 	}
-	out := &ProviderResult{SourceVersion: ch.SourceVersion, Op: ch.Op}
+	out := &ProviderResult{Op: ch.Op}
 	switch ch.Op {
 	case ChangeCreate, ChangeRead, ChangeUpdate:
 		after, err := read(ch.After, "after")
 		if err != nil {
 			return nil, err
 		}
-		b := &provRowBuild{p: p, row: after, now: p.m.opts.Now(), lineage: p.lineage(after, ch.SourceVersion)}
+		b := &provRowBuild{p: p, row: after, now: p.m.opts.Now(), lineage: p.lineage(after, ch.SourceVersion), version: ch.SourceVersion}
 		if err := b.build(provEndNone, time.Time{}); err != nil {
 			return nil, fail(err)
 		}
@@ -197,7 +198,7 @@ func (p *ProviderMapper) MapChange(ctx context.Context, ch *ProviderChange, cols
 			if err != nil {
 				return nil, err
 			}
-			ended := &provRowBuild{p: p, row: before, now: p.m.opts.Now(), lineage: b.lineage, skip: b.roleIDs}
+			ended := &provRowBuild{p: p, row: before, now: p.m.opts.Now(), lineage: b.lineage, version: ch.SourceVersion, skip: b.roleIDs}
 			if err := ended.build(provEndRolesOnly, when); err != nil {
 				return nil, fail(err)
 			}
@@ -215,7 +216,7 @@ func (p *ProviderMapper) MapChange(ctx context.Context, ch *ProviderChange, cols
 		if p.opts.DeleteEndsProvider {
 			mode = provEndProvider
 		}
-		b := &provRowBuild{p: p, row: before, now: p.m.opts.Now(), lineage: p.lineage(before, ch.SourceVersion)}
+		b := &provRowBuild{p: p, row: before, now: p.m.opts.Now(), lineage: p.lineage(before, ch.SourceVersion), version: ch.SourceVersion}
 		if err := b.build(mode, when); err != nil {
 			return nil, fail(err)
 		}
@@ -223,6 +224,7 @@ func (p *ProviderMapper) MapChange(ctx context.Context, ch *ProviderChange, cols
 	default:
 		return nil, fail(newProviderError(ErrInvalidCode, nil, "", "", "unknown change operation"))
 	}
+	out.SourceVersion = ch.SourceVersion
 	return out, nil
 }
 
@@ -263,10 +265,17 @@ type provRowBuild struct {
 	row     *ProviderRow
 	now     time.Time
 	lineage string
+	version string // the change's source version ("" for table rows)
 	res     Result
 	seen    map[string]bool
 	roleIDs map[string]bool // ids of the roles built
 	skip    map[string]bool // role ids not to end (an update's after image has them)
+}
+
+// meta returns the Meta of a resource of the row: its profile, lineage and
+// source version.
+func (b *provRowBuild) meta(profile string) *dtpb.Meta {
+	return withVersion(b.p.m.meta(b.lineage, profile), b.version)
 }
 
 func (b *provRowBuild) add(key string, m proto.Message) {
@@ -533,7 +542,7 @@ func (b *provRowBuild) networks(k *provRowKeys, emit bool) error {
 				b.unmet("Organization.address", "Organization.address.min", PlanNetOrganization, "the directory payer has no name or address: plannet-Organization not claimed")
 				profile = ""
 			}
-			o.Meta = b.p.m.meta(b.lineage, profile)
+			o.Meta = b.meta(profile)
 			b.add("Organization/"+id, o)
 		}
 	}
@@ -569,7 +578,7 @@ func (b *provRowBuild) networks(k *provRowKeys, emit bool) error {
 			b.unmet("Organization.name", "Organization.name.min", PlanNetNetwork, "the network has no name (or the payer no name or address): plannet-Network not claimed")
 			profile = ""
 		}
-		o.Meta = b.p.m.meta(b.lineage, profile)
+		o.Meta = b.meta(profile)
 		b.add("Organization/"+id, o)
 	}
 	return nil
@@ -617,7 +626,7 @@ func (b *provRowBuild) organization(k *provRowKeys, npi string) {
 		profile = USCoreProfile(USCoreOrganization)
 	}
 	k.orgClaims = profile == PlanNetProfile(PlanNetOrganization)
-	o.Meta = b.p.m.meta(b.lineage, profile)
+	o.Meta = b.meta(profile)
 	b.add("Organization/"+k.providerID, o)
 }
 
@@ -678,7 +687,7 @@ func (b *provRowBuild) location(k *provRowKeys, emit bool) error {
 		profile = USCoreProfile(USCoreLocation)
 		k.locClaims = false
 	}
-	loc.Meta = b.p.m.meta(b.lineage, profile)
+	loc.Meta = b.meta(profile)
 	b.add("Location/"+id, loc)
 	return nil
 }
@@ -737,7 +746,7 @@ func (b *provRowBuild) practitioner(k *provRowKeys, npi string) {
 		profile = USCoreProfile(USCorePractitioner)
 	}
 	k.pracClaims = profile == PlanNetProfile(PlanNetPractitioner)
-	pr.Meta = b.p.m.meta(b.lineage, profile)
+	pr.Meta = b.meta(profile)
 	b.add("Practitioner/"+k.providerID, pr)
 }
 
@@ -940,7 +949,7 @@ func (b *provRowBuild) roles(k *provRowKeys) error {
 			b.unmet("PractitionerRole.extension", "PractitionerRole.extension:network-reference.value[x].targetProfile", PlanNetPractitionerRole, "the network does not claim plannet-Network: plannet-PractitionerRole not claimed")
 			profile = USCoreProfile(USCorePractitionerRole)
 		}
-		role.Meta = b.p.m.meta(b.lineage, profile)
+		role.Meta = b.meta(profile)
 		b.add("PractitionerRole/"+id, role)
 	}
 	return nil
@@ -994,7 +1003,7 @@ func (b *provRowBuild) affiliations(k *provRowKeys) error {
 			b.unmet("OrganizationAffiliation.location", "OrganizationAffiliation.location.targetProfile", PlanNetOrganizationAffiliation, "the location does not claim plannet-Location: plannet-OrganizationAffiliation not claimed")
 			profile = ""
 		}
-		oa.Meta = b.p.m.meta(b.lineage, profile)
+		oa.Meta = b.meta(profile)
 		b.add("OrganizationAffiliation/"+id, oa)
 	}
 	return nil

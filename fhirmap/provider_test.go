@@ -524,3 +524,21 @@ func TestProviderCanary(t *testing.T) {
 		t.Errorf("Diagnostics does not show the value: %v", err)
 	}
 }
+
+func TestLSNSourceVersion(t *testing.T) {
+	for in, want := range map[string]string{"0/16B3748": "00000000016B3748", "16/B374D848": "00000016B374D848", "FFFFFFFF/FFFFFFFF": "FFFFFFFFFFFFFFFF"} {
+		if got, err := LSNSourceVersion(in); err != nil || got != want {
+			t.Errorf("LSNSourceVersion(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "0", "/1", "1/", "G/1", "100000000/0"} {
+		if _, err := LSNSourceVersion(in); !errors.Is(err, ErrInvalidValue) {
+			t.Errorf("LSNSourceVersion(%q): %v", in, err)
+		}
+	}
+	a, _ := LSNSourceVersion("0/9")
+	b, _ := LSNSourceVersion("0/10")
+	if !(a < b) {
+		t.Errorf("%s !< %s", a, b)
+	}
+}
