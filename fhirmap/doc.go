@@ -77,6 +77,27 @@
 // the coverages of the previous snapshot that it no longer holds are ended
 // on its effective date.
 //
+// # Provider directory
+//
+// A [ProviderRow] is one row of a provider directory or credentialing table,
+// NPPES-shaped: a provider at one practice location with its taxonomies and
+// network participation. A [ColumnMap] names a team's own columns;
+// [ReadProviderCSV] streams a CSV file row by row, [ProviderRowFromMap]
+// reads a database row, and a [ProviderChange] carries a Debezium or
+// Postgres change (before and after images, op, source version). A
+// [ProviderMapper] maps them to Da Vinci PDex Plan-Net 1.2.0: the payer
+// ([DirectoryPayer]) and its Networks (Organizations of type ntwk), the
+// Location, then a Practitioner with one PractitionerRole per network (NUCC
+// specialties, role code, newpatients and network-reference extensions), or
+// an Organization with one OrganizationAffiliation per network. A row that
+// ends (an end date, Active false, a delete, a role an update no longer
+// has) sets active = false and period.end, never deletes; since Plan-Net
+// fixes active to true, an ended resource declares its US Core parent
+// instead and Result.Unmet says so. An NPI that fails its check digit is a
+// [*ProviderError] (the row goes to the reject path) rather than a warning:
+// a directory entry is keyed by it. Errors name the row, line and column,
+// never a cell's value.
+//
 // # Ids
 //
 // Ids appear in URLs and access logs, so they never carry a member id, name
