@@ -883,7 +883,7 @@ func (b *member834) coverage(hd *x12.Coverage834) error {
 		return nil // employee information only: no coverage change
 	}
 	group := b.groupNumber(hd)
-	id, err := b.m.ids.Coverage(CoverageKey834(b.payerID, b.subscriberID, b.self, b.memberID, b.patientID, group, hd.InsuranceLine))
+	id, err := b.m.ids.Coverage(CoverageKey834(b.scope, b.subscriberID, b.self, b.memberID, b.patientID, group, hd.InsuranceLine))
 	if err != nil {
 		return b.errAt(ErrMissing, hpos, 0, 0, "Coverage.id", "coverage cannot be identified").WithCause(err)
 	}
