@@ -115,3 +115,61 @@ func TestBinderComponents(t *testing.T) {
 		}
 	}
 }
+
+// TestBinderCodes checks the segment id code constants of the binders.
+func TestBinderCodes(t *testing.T) {
+	for _, tc := range []struct {
+		code uint16
+		id   string
+	}{
+		{cAMT, "AMT"},
+		{cBGN, "BGN"},
+		{cCAS, "CAS"},
+		{cCL1, "CL1"},
+		{cCLM, "CLM"},
+		{cCLP, "CLP"},
+		{cCN1, "CN1"},
+		{cCOB, "COB"},
+		{cCR1, "CR1"},
+		{cCRC, "CRC"},
+		{cCTP, "CTP"},
+		{cCUR, "CUR"},
+		{cDMG, "DMG"},
+		{cDN1, "DN1"},
+		{cDN2, "DN2"},
+		{cDSB, "DSB"},
+		{cDTM, "DTM"},
+		{cDTP, "DTP"},
+		{cHD, "HD"},
+		{cHI, "HI"},
+		{cIDC, "IDC"},
+		{cINS, "INS"},
+		{cLIN, "LIN"},
+		{cLQ, "LQ"},
+		{cLX, "LX"},
+		{cMIA, "MIA"},
+		{cMOA, "MOA"},
+		{cN1, "N1"},
+		{cN3, "N3"},
+		{cN4, "N4"},
+		{cNM1, "NM1"},
+		{cNTE, "NTE"},
+		{cOI, "OI"},
+		{cPER, "PER"},
+		{cPRV, "PRV"},
+		{cPWK, "PWK"},
+		{cQTY, "QTY"},
+		{cREF, "REF"},
+		{cSBR, "SBR"},
+		{cSV1, "SV1"},
+		{cSV2, "SV2"},
+		{cSV3, "SV3"},
+		{cSVC, "SVC"},
+		{cSVD, "SVD"},
+		{cTOO, "TOO"},
+	} {
+		if got := idCode([]byte(tc.id), 0); got != tc.code || idString(tc.code) != tc.id {
+			t.Errorf("code of %s = %d, constant %d", tc.id, got, tc.code)
+		}
+	}
+}

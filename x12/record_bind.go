@@ -599,53 +599,54 @@ func (b *binding) missingSegment(l *Loop, id, detail string) {
 }
 
 // Segment id codes the binders switch on (comparing codes is cheaper than
-// comparing id strings).
-var (
-	cAMT = mustCode("AMT")
-	cBGN = mustCode("BGN")
-	cCAS = mustCode("CAS")
-	cCL1 = mustCode("CL1")
-	cCLM = mustCode("CLM")
-	cCLP = mustCode("CLP")
-	cCN1 = mustCode("CN1")
-	cCOB = mustCode("COB")
-	cCR1 = mustCode("CR1")
-	cCRC = mustCode("CRC")
-	cCTP = mustCode("CTP")
-	cCUR = mustCode("CUR")
-	cDMG = mustCode("DMG")
-	cDN1 = mustCode("DN1")
-	cDN2 = mustCode("DN2")
-	cDSB = mustCode("DSB")
-	cDTM = mustCode("DTM")
-	cDTP = mustCode("DTP")
-	cHD  = mustCode("HD")
-	cHI  = mustCode("HI")
-	cIDC = mustCode("IDC")
-	cINS = mustCode("INS")
-	cLIN = mustCode("LIN")
-	cLQ  = mustCode("LQ")
-	cLX  = mustCode("LX")
-	cMIA = mustCode("MIA")
-	cMOA = mustCode("MOA")
-	cN1  = mustCode("N1")
-	cN3  = mustCode("N3")
-	cN4  = mustCode("N4")
-	cNM1 = mustCode("NM1")
-	cNTE = mustCode("NTE")
-	cOI  = mustCode("OI")
-	cPER = mustCode("PER")
-	cPRV = mustCode("PRV")
-	cPWK = mustCode("PWK")
-	cQTY = mustCode("QTY")
-	cREF = mustCode("REF")
-	cSBR = mustCode("SBR")
-	cSV1 = mustCode("SV1")
-	cSV2 = mustCode("SV2")
-	cSV3 = mustCode("SV3")
-	cSVC = mustCode("SVC")
-	cSVD = mustCode("SVD")
-	cTOO = mustCode("TOO")
+// comparing id strings; as constants, a switch on them compiles to a binary
+// search). TestBinderCodes checks them against idCode.
+const (
+	cAMT uint16 = 465   // AMT
+	cBGN uint16 = 1569  // BGN
+	cCAS uint16 = 2684  // CAS
+	cCL1 uint16 = 3100  // CL1
+	cCLM uint16 = 3085  // CLM
+	cCLP uint16 = 3088  // CLP
+	cCN1 uint16 = 3174  // CN1
+	cCOB uint16 = 3185  // COB
+	cCR1 uint16 = 3322  // CR1
+	cCRC uint16 = 3297  // CRC
+	cCTP uint16 = 3384  // CTP
+	cCUR uint16 = 3423  // CUR
+	cDMG uint16 = 4448  // DMG
+	cDN1 uint16 = 4506  // DN1
+	cDN2 uint16 = 4507  // DN2
+	cDSB uint16 = 4665  // DSB
+	cDTM uint16 = 4713  // DTM
+	cDTP uint16 = 4716  // DTP
+	cHD  uint16 = 9436  // HD
+	cHI  uint16 = 9621  // HI
+	cIDC uint16 = 10771 // IDC
+	cINS uint16 = 11157 // INS
+	cLIN uint16 = 14963 // LIN
+	cLQ  uint16 = 15245 // LQ
+	cLX  uint16 = 15504 // LX
+	cMIA uint16 = 16282 // MIA
+	cMOA uint16 = 16504 // MOA
+	cN1  uint16 = 18316 // N1
+	cN3  uint16 = 18390 // N3
+	cN4  uint16 = 18427 // N4
+	cNM1 uint16 = 17789 // NM1
+	cNTE uint16 = 18025 // NTE
+	cOI  uint16 = 18945 // OI
+	cPER uint16 = 20147 // PER
+	cPRV uint16 = 20632 // PRV
+	cPWK uint16 = 20806 // PWK
+	cQTY uint16 = 22041 // QTY
+	cREF uint16 = 22799 // REF
+	cSBR uint16 = 24032 // SBR
+	cSV1 uint16 = 24782 // SV1
+	cSV2 uint16 = 24783 // SV2
+	cSV3 uint16 = 24784 // SV3
+	cSVC uint16 = 24757 // SVC
+	cSVD uint16 = 24758 // SVD
+	cTOO uint16 = 25842 // TOO
 )
 
 // maxSplit is the number of elements fields indexes: the binders read no
