@@ -666,9 +666,9 @@ var iso6392to1 = map[string]string{
 	"ukr": "uk", "urd": "ur", "vie": "vi", "amh": "am", "ben": "bn", "guj": "gu", "pan": "pa", "khm": "km",
 	"lao": "lo", "tha": "th", "hmn": "hmn", "nav": "nv", "arm": "hy", "hye": "hy", "alb": "sq", "sqi": "sq",
 	"bur": "my", "mya": "my", "nep": "ne", "swa": "sw", "yid": "yi", "tam": "ta", "tel": "te", "mar": "mr",
-	"ilo": "ilo", "yue": "yue", "cpe": "cpe", "srp": "sr", "hrv": "hr", "bos": "bs", "rum": "ro", "ron": "ro",
+	"ilo": "ilo", "yue": "yue", "srp": "sr", "hrv": "hr", "bos": "bs", "rum": "ro", "ron": "ro",
 	"dut": "nl", "nld": "nl", "tur": "tr", "kur": "ku", "pus": "ps", "tir": "ti", "orm": "om", "yor": "yo",
-	"ibo": "ig", "hau": "ha", "mon": "mn", "ind": "id", "may": "ms", "msa": "ms", "chu": "cu",
+	"ibo": "ig", "hau": "ha", "mon": "mn", "ind": "id", "may": "ms", "msa": "ms",
 }
 
 // communication maps LUI segments to Patient.communication (MAPPING.md

@@ -302,3 +302,32 @@ func TestCoverageKey834(t *testing.T) {
 		t.Errorf("dependent key %+v", k)
 	}
 }
+
+func TestMember834Communication(t *testing.T) {
+	m, err := NewMapper(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &member834{partySet: newPartySet(m, "", &Result{})}
+	got := b.communication([]x12.Language{
+		{Qualifier: "LD", Code: "spa", Use: "7"},
+		{Qualifier: "LE", Code: "VI", Use: "5"},
+		{Qualifier: "LD", Code: "hmn", Use: "8"},
+		{Qualifier: "LD", Code: "xyz", Description: "LOCAL DIALECT"},
+		{Qualifier: "LE", Code: "eng"},
+	}, x12.Position{})
+	var out []string
+	for _, c := range got {
+		s := c.GetLanguage().GetText().GetValue()
+		if len(c.GetLanguage().GetCoding()) > 0 {
+			s = c.GetLanguage().GetCoding()[0].GetCode().GetValue()
+		}
+		out = append(out, fmt.Sprintf("%s/%v", s, c.GetPreferred().GetValue()))
+	}
+	if want := "es/true vi/false hmn/true LOCAL DIALECT/false"; strings.Join(out, " ") != want {
+		t.Errorf("communication %q, want %q", strings.Join(out, " "), want)
+	}
+	if len(b.res.Warnings) != 1 || b.res.Warnings[0].Rule != "no-crosswalk" {
+		t.Errorf("warnings %v, want one no-crosswalk (LE with a 3-letter code)", b.res.Warnings)
+	}
+}
