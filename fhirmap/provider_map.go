@@ -148,7 +148,10 @@ func (p *ProviderMapper) MapRow(ctx context.Context, row *ProviderRow) (*Provide
 //   - create and read map After like [ProviderMapper.MapRow];
 //   - update maps After, and ends (active = false, period.end = the change's
 //     date) every role of Before that After no longer has (the provider
-//     moved, or left a network);
+//     moved, or left a network). An update without a Before image (Postgres
+//     REPLICA IDENTITY DEFAULT sends none) can only map After: a role it
+//     moved away from stays active: capture updates with REPLICA IDENTITY
+//     FULL;
 //   - delete ends the roles of Before, and with
 //     ProviderOptions.DeleteEndsProvider the provider too. Nothing is ever
 //     deleted from the FHIR server.
