@@ -96,7 +96,8 @@
 // instead and Result.Unmet says so. An NPI that fails its check digit is a
 // [*ProviderError] (the row goes to the reject path) rather than a warning:
 // a directory entry is keyed by it. Errors name the row, line and column,
-// never a cell's value.
+// never a cell's value. [NewProviderCSVConverter] is the [Converter] for
+// provider files, with the X12 converter's delivery rules.
 //
 // # Ids
 //

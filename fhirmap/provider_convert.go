@@ -1,0 +1,121 @@
+package fhirmap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirsync/fhirsync/resource"
+	"github.com/fhirsync/fhirsync/source"
+)
+
+// ProviderCSVConverterOptions configures a [ProviderCSVConverter]. A nil
+// *ProviderCSVConverterOptions means defaults.
+type ProviderCSVConverterOptions struct {
+	// CSV configures the reading of each message body ([ReadProviderCSV]).
+	// Nil means its defaults.
+	CSV *ProviderCSVOptions
+	// SourceName returns the PHI-free name of a message written into the
+	// lineage (meta.source) of its resources. Nil means the message's
+	// Metadata["file"] when set, else its ID.
+	SourceName func(m *source.Message) string
+	// KeepRepeats keeps every row's copy of the resources that many rows
+	// share (the payer, a network, a group practice, a location). By
+	// default a resource already returned for an earlier row of the same
+	// message, with the same content apart from meta, is returned once.
+	KeepRepeats bool
+	// OnResult, when set, is called after each row is mapped. The row holds
+	// PHI; the result's issues do not.
+	OnResult func(ctx context.Context, row *ProviderRow, res *ProviderResult)
+}
+
+// ProviderCSVConverter is a [Converter] for provider directory files: each
+// message body is a CSV table ([ReadProviderCSV]) whose rows a
+// [ProviderMapper] maps one at a time.
+type ProviderCSVConverter struct {
+	p    *ProviderMapper
+	opts ProviderCSVConverterOptions
+}
+
+// NewProviderCSVConverter returns a Converter that maps the rows of each
+// message with p.
+func NewProviderCSVConverter(p *ProviderMapper, opts *ProviderCSVConverterOptions) *ProviderCSVConverter {
+	c := &ProviderCSVConverter{p: p}
+	if opts != nil {
+		c.opts = *opts
+	}
+	return c
+}
+
+// Convert reads the message body as a provider table and maps every row. As
+// with [X12Converter.Convert], one bad row never loses the others: the
+// resources of the rows that mapped come back with a [*ConvertError] whose
+// RecordErrors (Pos.Record = the row number) hold [*ProviderError] values; a
+// bad header fails the whole message the same way, as record 0. Both are
+// permanent. A cancelled context returns no resources.
+func (c *ProviderCSVConverter) Convert(ctx context.Context, msg *source.Message) ([]proto.Message, error) {
+	name := msg.ID
+	switch {
+	case c.opts.SourceName != nil:
+		name = c.opts.SourceName(msg)
+	case msg.Metadata["file"] != "":
+		name = msg.Metadata["file"]
+	}
+	pm := &ProviderMapper{m: c.p.m.WithSourceName(name), opts: c.p.opts}
+	var out []proto.Message
+	var failed []RecordError
+	var emitted map[string]proto.Message
+	if !c.opts.KeepRepeats {
+		emitted = map[string]proto.Message{}
+	}
+	for row, err := range ReadProviderCSV(bytes.NewReader(msg.Body), c.opts.CSV) {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+		if err != nil {
+			failed = append(failed, providerRecordError(err))
+			continue
+		}
+		res, err := pm.MapRow(ctx, row)
+		if err != nil {
+			var pe *ProviderError
+			if !errors.As(err, &pe) {
+				return nil, err
+			}
+			failed = append(failed, providerRecordError(err))
+			continue
+		}
+		if c.opts.OnResult != nil {
+			c.opts.OnResult(ctx, row, res)
+		}
+		for _, r := range res.Resources {
+			if emitted != nil {
+				k, err := resource.Key(r)
+				if err != nil {
+					return nil, err
+				}
+				if prev, ok := emitted[k]; ok && equalButMeta(prev, r) {
+					continue
+				}
+				emitted[k] = r
+			}
+			out = append(out, r)
+		}
+	}
+	if len(failed) > 0 {
+		return out, &ConvertError{Failed: failed}
+	}
+	return out, nil
+}
+
+// providerRecordError wraps a row's error for a ConvertError.
+func providerRecordError(err error) RecordError {
+	var pe *ProviderError
+	pos := Position{}
+	if errors.As(err, &pe) {
+		pos.Record = pe.Record
+	}
+	return RecordError{Pos: pos, Err: err}
+}
