@@ -97,7 +97,8 @@
 // [*ProviderError] (the row goes to the reject path) rather than a warning:
 // a directory entry is keyed by it. Errors name the row, line and column,
 // never a cell's value. [NewProviderCSVConverter] is the [Converter] for
-// provider files, with the X12 converter's delivery rules.
+// provider files, with the X12 converter's delivery rules, and
+// [ProviderMapper.ReconcileFull] ends what a full file no longer lists.
 //
 // # Ids
 //

@@ -150,8 +150,9 @@ func (p *ProviderMapper) MapRow(ctx context.Context, row *ProviderRow) (*Provide
 //     date) every role of Before that After no longer has (the provider
 //     moved, or left a network). An update without a Before image (Postgres
 //     REPLICA IDENTITY DEFAULT sends none) can only map After: a role it
-//     moved away from stays active: capture updates with REPLICA IDENTITY
-//     FULL;
+//     moved away from stays active until a delete or
+//     [ProviderMapper.ReconcileFull] ends it: capture updates with REPLICA
+//     IDENTITY FULL;
 //   - delete ends the roles of Before, and with
 //     ProviderOptions.DeleteEndsProvider the provider too. Nothing is ever
 //     deleted from the FHIR server.
@@ -270,9 +271,12 @@ type provRowBuild struct {
 	lineage string
 	version string // the change's source version ("" for table rows)
 	res     Result
-	seen    map[string]bool
-	roleIDs map[string]bool // ids of the roles built
-	skip    map[string]bool // role ids not to end (an update's after image has them)
+	// providerID is the id of the row's Practitioner or Organization, once
+	// build has computed it.
+	providerID string
+	seen       map[string]bool
+	roleIDs    map[string]bool // ids of the roles built
+	skip       map[string]bool // role ids not to end (an update's after image has them)
 }
 
 // meta returns the Meta of a resource of the row: its profile, lineage and
@@ -397,6 +401,7 @@ func (b *provRowBuild) build(mode provEndMode, when time.Time) error {
 			return b.errorf(ErrMissing, func(c *ColumnMap) string { return c.NPI }, "Organization.identifier", "an organization row needs an NPI or a TIN").withCause(err)
 		}
 		k.providerID, k.orgID = id, id
+		b.providerID = id
 		if withProvider {
 			b.organization(&k, npi)
 		}
@@ -406,6 +411,7 @@ func (b *provRowBuild) build(mode provEndMode, when time.Time) error {
 			return b.errorf(ErrMissing, func(c *ColumnMap) string { return c.NPI }, "Practitioner.identifier", "an individual row needs an NPI, or a TIN with a last name").withCause(err)
 		}
 		k.providerID = id
+		b.providerID = id
 		if !r.Affiliation.IsZero() {
 			oid, err := b.p.m.ids.Organization(OrganizationKey{NPI: affNPI, TIN: r.Affiliation.TIN})
 			if err != nil {
