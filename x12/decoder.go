@@ -551,9 +551,13 @@ func (d *Decoder) materialize() {
 	a.infos = infos
 	b := &a.bind
 	b.reserveParties(&u.cnt)
+	owner := a // the arena to pin while records use these loops
+	if !d.ReuseRecord {
+		owner = nil // the Decoder's one arena: records must not keep it alive
+	}
 	for i := range loops {
 		l := &loops[i]
-		infos[i] = contextInfo{arena: a}
+		infos[i] = contextInfo{arena: owner}
 		l.ctx = &infos[i]
 		if u.bad != nil {
 			l.ctx.err = u.bad
