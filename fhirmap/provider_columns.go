@@ -44,8 +44,10 @@ type ColumnMap struct {
 	ListSeparator string
 	// DateLayouts are the time layouts of date cells, tried in order. Nil
 	// means "2006-01-02", "20060102", "01/02/2006", then RFC 3339. In a map,
-	// a time.Time is used as is and an integer is a number of days since
-	// 1970-01-01 (Debezium's io.debezium.time.Date).
+	// a time.Time gives its UTC date, and an integer is read as Debezium
+	// sends dates and timestamps: days since 1970-01-01
+	// (io.debezium.time.Date) up to the year 9999 in days, else
+	// milliseconds (Timestamp), else microseconds (MicroTimestamp).
 	DateLayouts []string
 }
 
@@ -354,7 +356,7 @@ func setFromAny(r *ProviderRow, cols *ColumnMap, f *provColField, name string, v
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return provCellError(r, f, name, strconv.FormatFloat(x, 'g', -1, 64))
 		}
-		if provIsDateField(cols, name) && x == math.Trunc(x) && math.Abs(x) < 1e7 {
+		if provIsDateField(cols, name) && x == math.Trunc(x) && math.Abs(x) < 1e18 {
 			return provSetDays(r, f, name, int64(x))
 		}
 		s = strconv.FormatFloat(x, 'f', -1, 64)
@@ -391,11 +393,24 @@ func setFromAny(r *ProviderRow, cols *ColumnMap, f *provColField, name string, v
 		}
 		vs := make([]string, 0, len(x))
 		for _, e := range x {
-			es, ok := e.(string)
-			if !ok {
+			switch ev := e.(type) {
+			case string:
+				vs = append(vs, ev)
+			case json.Number:
+				vs = append(vs, ev.String())
+			case float64:
+				if ev != math.Trunc(ev) || math.Abs(ev) >= 1e15 {
+					return provCellError(r, f, name, "")
+				}
+				vs = append(vs, strconv.FormatInt(int64(ev), 10))
+			case int64:
+				vs = append(vs, strconv.FormatInt(ev, 10))
+			case int:
+				vs = append(vs, strconv.Itoa(ev))
+			case nil:
+			default:
 				return provCellError(r, f, name, "")
 			}
-			vs = append(vs, es)
 		}
 		f.list(r, vs)
 		return nil
@@ -416,12 +431,32 @@ func provIsDateField(c *ColumnMap, name string) bool {
 }
 
 // provSetDays sets a date field from a number of days since 1970-01-01.
-func provSetDays(r *ProviderRow, f *provColField, name string, days int64) error {
-	if days < -1e6 || days > 1e6 {
-		return provCellError(r, f, name, strconv.FormatInt(days, 10))
+func provSetDays(r *ProviderRow, f *provColField, name string, n int64) error {
+	// Debezium's temporal types: io.debezium.time.Date (days), Timestamp
+	// (milliseconds), MicroTimestamp (microseconds), told apart by size up
+	// to the year 9999.
+	const maxDays, maxMillis, maxMicros = 2932896, 253402300799999, 253402300799999999
+	a := n
+	if a < 0 {
+		a = -a
 	}
-	t := time.Unix(days*86400, 0).UTC()
-	return f.set(r, &ColumnMap{DateLayouts: []string{"2006-01-02"}}, t.Format("2006-01-02"))
+	var t time.Time
+	switch {
+	case a < 0: // math.MinInt64
+		return provCellError(r, f, name, strconv.FormatInt(n, 10))
+	case a <= maxDays:
+		t = time.Unix(n*86400, 0).UTC()
+	case a <= maxMillis:
+		t = time.UnixMilli(n).UTC()
+	case a <= maxMicros:
+		t = time.UnixMicro(n).UTC()
+	default:
+		return provCellError(r, f, name, strconv.FormatInt(n, 10))
+	}
+	if err := f.set(r, &ColumnMap{DateLayouts: []string{"2006-01-02"}}, t.Format("2006-01-02")); err != nil {
+		return provCellError(r, f, name, strconv.FormatInt(n, 10))
+	}
+	return nil
 }
 
 // ProviderCSVOptions configures [ReadProviderCSV]. A nil *ProviderCSVOptions

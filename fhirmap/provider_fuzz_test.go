@@ -3,9 +3,11 @@ package fhirmap
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fhirsync/fhirsync/resource"
@@ -52,6 +54,59 @@ func FuzzProviderCSV(f *testing.F) {
 				if _, err := resource.Marshal(r); err != nil {
 					t.Fatalf("%s/%s does not marshal: %v", resource.Type(r), resource.ID(r), err)
 				}
+			}
+		}
+	})
+}
+
+// FuzzProviderRowFromMap feeds mutated change-event images (JSON objects, as
+// a Debezium decoder would hand them over, numbers as json.Number or
+// float64) to ProviderRowFromMap and maps the rows: no panic, failures are
+// *ProviderError values, resources marshal.
+func FuzzProviderRowFromMap(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", providerDir, "cdc_*.json"))
+	for _, file := range files {
+		if strings.HasSuffix(file, ".golden.json") {
+			continue
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var fx providerChangeFixture
+		if err := json.Unmarshal(b, &fx); err != nil {
+			f.Fatal(err)
+		}
+		for _, img := range []map[string]any{fx.Before, fx.After} {
+			if img != nil {
+				b, _ := json.Marshal(img)
+				f.Add(b, false)
+				f.Add(b, true)
+			}
+		}
+	}
+	p := providerTestMapper(f, "fuzz")
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, data []byte, useNumber bool) {
+		d := json.NewDecoder(bytes.NewReader(data))
+		if useNumber {
+			d.UseNumber()
+		}
+		var img map[string]any
+		if d.Decode(&img) != nil {
+			return
+		}
+		res, err := p.MapChange(ctx, &ProviderChange{Op: ChangeCreate, After: img, SourceVersion: "1"}, nil)
+		if err != nil {
+			var pe *ProviderError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %T is not a *ProviderError: %v", err, err)
+			}
+			return
+		}
+		for _, r := range res.Resources {
+			if _, err := resource.Marshal(r); err != nil {
+				t.Fatalf("%s/%s does not marshal: %v", resource.Type(r), resource.ID(r), err)
 			}
 		}
 	})

@@ -65,11 +65,21 @@ func TestProviderRowFromMap(t *testing.T) {
 					t.Errorf("got %+v", r)
 				}
 			}},
+		{name: "Debezium timestamps and number lists", in: map[string]any{"effective_date": int64(1704067200000), "end_date": float64(1704153600000000), "plan_ids": []any{float64(7), json.Number("8"), nil}},
+			check: func(t *testing.T, r *ProviderRow) {
+				if !r.EffectiveDate.Equal(day) || !r.EndDate.Equal(day.AddDate(0, 0, 1)) || strings.Join(r.PlanIDs, ",") != "7,8" {
+					t.Errorf("dates %v %v plans %v", r.EffectiveDate, r.EndDate, r.PlanIDs)
+				}
+			}},
+		{name: "date out of range", in: map[string]any{"end_date": int64(math.MaxInt64)}, errCol: "end_date"},
+		{name: "fractional number in a list", in: map[string]any{"plan_ids": []any{1.5}}, errCol: "plan_ids"},
 		{name: "bad boolean", in: map[string]any{"active": "maybe"}, errCol: "active"},
 		{name: "bad date", in: map[string]any{"end_date": "31/12/2024"}, errCol: "end_date"},
 		{name: "bad entity", in: map[string]any{"entity_type": "3"}, errCol: "entity_type"},
 		{name: "list in a text column", in: map[string]any{"last_name": []any{"a"}}, errCol: "last_name"},
-		{name: "non-string list item", in: map[string]any{"credentials": []any{1.0}}, errCol: "credentials"},
+		{name: "non-string list item", in: map[string]any{"credentials": []any{true}}, errCol: "credentials"},
+		{name: "most negative integer date", in: map[string]any{"end_date": int64(math.MinInt64)}, errCol: "end_date"},
+		{name: "negative days before year 1", in: map[string]any{"end_date": int64(-2932896)}, errCol: "end_date"},
 		{name: "NaN", in: map[string]any{"npi": math.NaN()}, errCol: "npi"},
 		{name: "nested object", in: map[string]any{"npi": map[string]any{}}, errCol: "npi"},
 		{name: "time in a text column", in: map[string]any{"npi": day}, errCol: "npi"},
