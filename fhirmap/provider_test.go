@@ -19,6 +19,7 @@ import (
 
 	"github.com/fhirsync/fhirsync/fhirmap/check"
 	"github.com/fhirsync/fhirsync/resource"
+	"github.com/fhirsync/fhirsync/source"
 )
 
 func TestProviderRowFromMap(t *testing.T) {
@@ -504,6 +505,21 @@ func TestProviderCanary(t *testing.T) {
 			}
 			content.Write(b)
 		}
+	}
+	// The converter's ConvertError, and a full-file reconcile that fails.
+	conv := NewProviderCSVConverter(p, &ProviderCSVConverterOptions{CSV: &ProviderCSVOptions{AllowMissingColumns: true}})
+	if _, err := conv.Convert(ctx, source.NewMessage("m1", []byte(rows), nil, nil, nil)); err != nil {
+		texts = append(texts, err.Error())
+	} else {
+		t.Error("converter: no error")
+	}
+	read := func() func(func(*ProviderRow, error) bool) {
+		return ReadProviderCSV(strings.NewReader(rows), &ProviderCSVOptions{AllowMissingColumns: true})
+	}
+	if _, err := p.ReconcileFull(ctx, read(), read()); err != nil {
+		texts = append(texts, err.Error())
+	} else {
+		t.Error("reconcile: no error")
 	}
 	// Change events: a bad value in a map, and a change's own LogValue.
 	ch := &ProviderChange{Op: ChangeCreate, SourceVersion: "0/1", After: map[string]any{"npi": "1234567893", "last_name": canary, "end_date": canary}}
