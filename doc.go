@@ -36,12 +36,16 @@
 //     conformance suite.
 //   - [github.com/fhirsync/fhirsync/auth]: OAuth2 client-credentials and SMART
 //     Backend Services authentication as http.RoundTrippers.
+//   - [github.com/fhirsync/fhirsync/fhirmap]: 837 claims, 835 claim payments,
+//     834 members and provider-directory rows to R4 (C4BB, US Core, Plan-Net),
+//     with deterministic PHI-free ids and an X12 Converter.
+//   - [github.com/fhirsync/fhirsync/source]: the Message and Source contract.
 //   - [github.com/fhirsync/fhirsync/resource]: type, id, identifiers and
 //     JSON of google/fhir R4 resource messages.
 //
-// The mapping (fhirmap), the sources and the engine that joins them (Run,
-// with retries, dead-letter path and checkpoints) are being built; until
-// they land, the packages above are used directly.
+// The source drivers and the engine that joins the parts (Run, with retries,
+// a dead-letter path and checkpoints) are being built; until they land, the
+// packages above are used directly, as examples/x12tofhir does.
 //
 // # Delivery
 //
