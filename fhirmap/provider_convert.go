@@ -21,6 +21,10 @@ type ProviderCSVConverterOptions struct {
 	// lineage (meta.source) of its resources. Nil means the message's
 	// Metadata["file"] when set, else its ID.
 	SourceName func(m *source.Message) string
+	// SourceVersion returns the PHI-free source version of a message (its
+	// extract date or export sequence; see
+	// [ProviderMapper.WithSourceVersion]). Nil means none.
+	SourceVersion func(m *source.Message) string
 	// KeepRepeats keeps every row's copy of the resources that many rows
 	// share (the payer, a network, a group practice, a location). By
 	// default a resource already returned for an earlier row of the same
@@ -63,7 +67,10 @@ func (c *ProviderCSVConverter) Convert(ctx context.Context, msg *source.Message)
 	case msg.Metadata["file"] != "":
 		name = msg.Metadata["file"]
 	}
-	pm := &ProviderMapper{m: c.p.m.WithSourceName(name), opts: c.p.opts}
+	pm := &ProviderMapper{m: c.p.m.WithSourceName(name), opts: c.p.opts, version: c.p.version}
+	if c.opts.SourceVersion != nil {
+		pm.version = c.opts.SourceVersion(msg)
+	}
 	var out []proto.Message
 	var failed []RecordError
 	var emitted map[string]proto.Message

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/fhirsync/fhirsync/fhirmap/check"
@@ -59,6 +60,26 @@ func TestProviderCSVConverter(t *testing.T) {
 		t.Errorf("KeepRepeats: %d resources, want more than %d", len(all), len(rs))
 	}
 
+	t.Run("source version", func(t *testing.T) {
+		vc := NewProviderCSVConverter(p, &ProviderCSVConverterOptions{
+			CSV:           &ProviderCSVOptions{Columns: &providerTestColumns},
+			SourceVersion: func(m *source.Message) string { return m.Metadata["extract_date"] },
+		})
+		rs, _ := vc.Convert(context.Background(), source.NewMessage("m", body, map[string]string{"extract_date": "20240201"}, nil, nil))
+		for _, r := range rs {
+			b, err := resource.Marshal(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), `"url":"`+ExtSourceVersion+`","valueString":"20240201"`) {
+				t.Fatalf("%s has no source version: %s", resource.ID(r), b)
+			}
+		}
+		res, err := p.WithSourceVersion("7").MapRow(context.Background(), providerTestRow())
+		if err != nil || res.SourceVersion != "7" {
+			t.Errorf("MapRow: %v, %v", res, err)
+		}
+	})
 	t.Run("bad header", func(t *testing.T) {
 		rs, err := conv.Convert(context.Background(), source.NewMessage("m", []byte("a,b\n1,2\n"), nil, nil, nil))
 		if len(rs) != 0 || !errors.As(err, &ce) || len(ce.Failed) != 1 || !errors.Is(err, ErrProviderHeader) {

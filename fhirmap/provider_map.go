@@ -69,8 +69,21 @@ type ProviderOptions struct {
 // Plan-Net resources. It holds configuration only and is safe for concurrent
 // use.
 type ProviderMapper struct {
-	m    *Mapper
-	opts ProviderOptions
+	m       *Mapper
+	opts    ProviderOptions
+	version string // source version of table rows (WithSourceVersion)
+}
+
+// WithSourceVersion returns a copy of p whose [ProviderMapper.MapRow]
+// stamps every result with the PHI-free source version v (the extract date
+// or export sequence of a full file: Result.SourceVersion and the
+// [ExtSourceVersion] meta extension), for the stale-update guard. Versions
+// of one source must compare as strings ("20240201", zero-padded
+// sequences). Change events carry their own ([ProviderChange]).
+func (p *ProviderMapper) WithSourceVersion(v string) *ProviderMapper {
+	c := *p
+	c.version = v
+	return &c
 }
 
 // NewProviderMapper returns a ProviderMapper that takes ids, the clock, the
@@ -134,11 +147,12 @@ func (p *ProviderMapper) MapRow(ctx context.Context, row *ProviderRow) (*Provide
 	if row == nil {
 		return nil, newProviderError(ErrMissing, nil, "", "", "nil row")
 	}
-	b := &provRowBuild{p: p, row: row, now: p.m.opts.Now()}
+	b := &provRowBuild{p: p, row: row, now: p.m.opts.Now(), version: p.version}
 	b.lineage = p.lineage(row, "")
 	if err := b.build(provEndNone, time.Time{}); err != nil {
 		return nil, err
 	}
+	b.res.SourceVersion = p.version
 	return &ProviderResult{Result: b.res}, nil
 }
 

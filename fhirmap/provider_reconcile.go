@@ -18,7 +18,8 @@ import (
 // its status and end changes. With ProviderOptions.DeleteEndsProvider, a
 // Practitioner or Organization that no current row names at all is ended
 // too. The current rows themselves are not mapped here: map them with
-// [ProviderMapper.MapRow] as usual.
+// [ProviderMapper.MapRow] as usual. With [ProviderMapper.WithSourceVersion]
+// (the current file's version) the ended resources carry that version.
 //
 // Memory holds only the ids of the current roles, so both inputs may be
 // streams ([ReadProviderCSV]); current is read first, then previous.
@@ -72,7 +73,7 @@ func (p *ProviderMapper) ReconcileFull(ctx context.Context, previous, current it
 				mode = provEndProvider
 			}
 		}
-		b := &provRowBuild{p: p, row: row, now: now, lineage: p.lineage(row, ""), skip: roles}
+		b := &provRowBuild{p: p, row: row, now: now, lineage: p.lineage(row, ""), version: p.version, skip: roles}
 		if err := b.build(mode, now); err != nil {
 			continue
 		}
@@ -81,6 +82,7 @@ func (p *ProviderMapper) ReconcileFull(ctx context.Context, previous, current it
 		out.Warnings = append(out.Warnings, b.res.Warnings...)
 	}
 	out.Resources = dedupeByKey(out.Resources)
+	out.SourceVersion = p.version
 	return out, nil
 }
 
