@@ -27,7 +27,6 @@ type arena struct {
 	bind  binding
 	pin   uint64 // sequence number of the last record emitted that uses the arena
 	epoch int    // byte chunks started by the Decoder when the arena was last scrubbed
-	hi    [4]int // high-water marks of segs, loops, kids and infos (see trim)
 }
 
 // reset prepares the arena for a new unit: with reuse, its buffers keep their
@@ -35,10 +34,10 @@ type arena struct {
 // they are dropped so that the new unit gets its own.
 func (a *arena) reset(reuse, scrub bool) {
 	if reuse {
-		trim(&a.segs, &a.hi[0], scrub)
-		trim(&a.loops, &a.hi[1], scrub)
-		trim(&a.kids, &a.hi[2], scrub)
-		trim(&a.infos, &a.hi[3], scrub)
+		trim(&a.segs, scrub)
+		trim(&a.loops, scrub)
+		trim(&a.kids, scrub)
+		trim(&a.infos, scrub)
 	} else {
 		a.segs, a.loops, a.kids, a.infos = nil, nil, nil, nil
 	}
@@ -92,8 +91,6 @@ type slabs struct {
 	subs        []Subscriber837
 	pats        []Patient837
 	patInfos    []PatientInfo
-
-	hi [42]int // high-water marks of the slabs (see trim)
 }
 
 // reset empties the slabs, keeping their memory with reuse, dropping it
@@ -103,60 +100,58 @@ func (s *slabs) reset(reuse, scrub bool) {
 		*s = slabs{}
 		return
 	}
-	// One trim per slab, each with its own high-water mark.
-	trim(&s.dates, &s.hi[0], scrub)
-	trim(&s.refs, &s.hi[1], scrub)
-	trim(&s.amts, &s.hi[2], scrub)
-	trim(&s.qtys, &s.hi[3], scrub)
-	trim(&s.strs, &s.hi[4], scrub)
-	trim(&s.prof, &s.hi[5], scrub)
-	trim(&s.inst, &s.hi[6], scrub)
-	trim(&s.dent, &s.hi[7], scrub)
-	trim(&s.procs, &s.hi[8], scrub)
-	trim(&s.codes, &s.hi[9], scrub)
-	trim(&s.parties, &s.hi[10], scrub)
-	trim(&s.lineParties, &s.hi[11], scrub)
-	trim(&s.cobParties, &s.hi[12], scrub)
-	trim(&s.addrs, &s.hi[13], scrub)
-	trim(&s.prvs, &s.hi[14], scrub)
-	trim(&s.dmgs, &s.hi[15], scrub)
-	trim(&s.races, &s.hi[16], scrub)
-	trim(&s.contacts, &s.hi[17], scrub)
-	trim(&s.comms, &s.hi[18], scrub)
-	trim(&s.notes, &s.hi[19], scrub)
-	trim(&s.pwks, &s.hi[20], scrub)
-	trim(&s.adjs, &s.hi[21], scrub)
-	trim(&s.claims, &s.hi[22], scrub)
-	trim(&s.lines, &s.hi[23], scrub)
-	trim(&s.others, &s.hi[24], scrub)
-	trim(&s.lineAdjs, &s.hi[25], scrub)
-	trim(&s.drugs, &s.hi[26], scrub)
-	trim(&s.teeth, &s.hi[27], scrub)
-	trim(&s.conds, &s.hi[28], scrub)
-	trim(&s.toothSt, &s.hi[29], scrub)
-	trim(&s.contracts, &s.hi[30], scrub)
-	trim(&s.cl1s, &s.hi[31], scrub)
-	trim(&s.cr1s, &s.hi[32], scrub)
-	trim(&s.dn1s, &s.hi[33], scrub)
-	trim(&s.ois, &s.hi[34], scrub)
-	trim(&s.mias, &s.hi[35], scrub)
-	trim(&s.moas, &s.hi[36], scrub)
-	trim(&s.headers, &s.hi[37], scrub)
-	trim(&s.bprovs, &s.hi[38], scrub)
-	trim(&s.subs, &s.hi[39], scrub)
-	trim(&s.pats, &s.hi[40], scrub)
-	trim(&s.patInfos, &s.hi[41], scrub)
+	trim(&s.dates, scrub)
+	trim(&s.refs, scrub)
+	trim(&s.amts, scrub)
+	trim(&s.qtys, scrub)
+	trim(&s.strs, scrub)
+	trim(&s.prof, scrub)
+	trim(&s.inst, scrub)
+	trim(&s.dent, scrub)
+	trim(&s.procs, scrub)
+	trim(&s.codes, scrub)
+	trim(&s.parties, scrub)
+	trim(&s.lineParties, scrub)
+	trim(&s.cobParties, scrub)
+	trim(&s.addrs, scrub)
+	trim(&s.prvs, scrub)
+	trim(&s.dmgs, scrub)
+	trim(&s.races, scrub)
+	trim(&s.contacts, scrub)
+	trim(&s.comms, scrub)
+	trim(&s.notes, scrub)
+	trim(&s.pwks, scrub)
+	trim(&s.adjs, scrub)
+	trim(&s.claims, scrub)
+	trim(&s.lines, scrub)
+	trim(&s.others, scrub)
+	trim(&s.lineAdjs, scrub)
+	trim(&s.drugs, scrub)
+	trim(&s.teeth, scrub)
+	trim(&s.conds, scrub)
+	trim(&s.toothSt, scrub)
+	trim(&s.contracts, scrub)
+	trim(&s.cl1s, scrub)
+	trim(&s.cr1s, scrub)
+	trim(&s.dn1s, scrub)
+	trim(&s.ois, scrub)
+	trim(&s.mias, scrub)
+	trim(&s.moas, scrub)
+	trim(&s.headers, scrub)
+	trim(&s.bprovs, scrub)
+	trim(&s.subs, scrub)
+	trim(&s.pats, scrub)
+	trim(&s.patInfos, scrub)
 }
 
-// trim empties slab s for reuse. *hi is the high-water mark of the lengths
-// used since the last scrub: the elements below it may still point to the
-// byte chunks of old records. With scrub, they are cleared, so that stale
-// elements never keep more than the chunks used since the last scrub alive.
-func trim[T any](s *[]T, hi *int, scrub bool) {
-	*hi = max(*hi, len(*s))
+// trim empties slab s for reuse. Its elements, up to its capacity, may still
+// point to the byte chunks of old records. With scrub, they are cleared, so
+// that stale elements never keep more than the chunks used since the last
+// scrub alive. (Clearing the whole capacity once per chunk costs less than
+// keeping a high-water mark of every slab up to date for every record.)
+func trim[T any](s *[]T, scrub bool) {
 	if scrub {
-		clear((*s)[:*hi])
-		*hi = 0
+		clear((*s)[:cap(*s)])
 	}
 	*s = (*s)[:0]
 }

@@ -319,9 +319,24 @@ func place(stack []frame, s *Segment) (p placement, ok bool) {
 		case actOwn:
 			return placement{level: level}, true
 		default:
+			// Siblings led by the same segment id usually test the same
+			// qualifier element: it is cut from the segment once.
+			qe, qv := 0, []byte(nil)
 			for _, c := range d.children[a-actChild:] {
-				if c.leadIdx == idx && c.lead.qualifies(s) {
+				if c.leadIdx != idx {
+					continue
+				}
+				m := &c.lead
+				if m.Elem == 0 || len(m.Values) == 0 {
 					return placement{level: level + 1, open: c}, true
+				}
+				if m.Elem != qe {
+					qe, qv = m.Elem, s.ElementBytes(m.Elem)
+				}
+				for _, want := range m.Values {
+					if string(qv) == want {
+						return placement{level: level + 1, open: c}, true
+					}
 				}
 			}
 		}

@@ -583,9 +583,9 @@ func (b *binding) hi(dst []HealthCareCode, s *fields) []HealthCareCode {
 	return dst
 }
 
-// line837 types service line l into ln, which it overwrites.
+// line837 types service line l into ln, which must be zero (from take).
 func (b *binding) line837(kind Kind, l *Loop, ln *ServiceLine837) {
-	*ln = ServiceLine837{Loop: l}
+	ln.Loop = l
 	m := b.mark()
 	notes, pwks, teeth := len(b.notes), len(b.pwks), len(b.teeth)
 	var sc fields
@@ -723,9 +723,9 @@ func (b *binding) units(s *fields, i int) {
 	}
 }
 
-// otherSubscriber837 types loop 2320 l into o, which it overwrites.
+// otherSubscriber837 types loop 2320 l into o, which must be zero (from take).
 func (b *binding) otherSubscriber837(l *Loop, o *OtherSubscriber837) {
-	*o = OtherSubscriber837{Loop: l}
+	o.Loop = l
 	m := b.mark()
 	cas := len(b.adjs)
 	var sc fields
