@@ -687,8 +687,17 @@ func (u *unit) newInst(def *loopDef, parent int32, parentLoop *Loop) int32 {
 	if parent >= 0 {
 		u.insts[parent].nchild++
 	}
-	u.insts = append(u.insts, uinst{def: def, parent: parent, parentLoop: parentLoop})
-	return int32(len(u.insts) - 1)
+	// The memory past len(u.insts) is zero (clear zeroes what a unit used),
+	// so only the non-zero fields are written, without a struct copy.
+	n := len(u.insts)
+	if n == cap(u.insts) {
+		u.insts = append(u.insts, uinst{})
+	} else {
+		u.insts = u.insts[:n+1]
+	}
+	in := &u.insts[n]
+	in.def, in.parent, in.parentLoop = def, parent, parentLoop
+	return int32(n)
 }
 
 func (u *unit) add(s Segment, ctx *segCtx, inst int32, limit int) {
