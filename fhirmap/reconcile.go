@@ -75,8 +75,13 @@ func effective834(h *x12.Header834) (time.Time, error) {
 	for _, q := range []string{"007", "303"} {
 		if d, ok := h.Dates.Get(q); ok {
 			p, err := d.Period()
-			if err != nil || p.IsTime {
+			if err != nil {
 				return time.Time{}, err
+			}
+			if p.IsTime {
+				// a time of day (TM) names no date: without this check the
+				// file would be in force from the zero time
+				return time.Time{}, errors.New("DTP*" + q + " is a time of day, not a date")
 			}
 			return p.Start, nil
 		}

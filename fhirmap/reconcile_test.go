@@ -210,3 +210,18 @@ func TestScanFullFile(t *testing.T) {
 		t.Errorf("bad member: %v, want a ConvertError with one ErrInvalidCode", err)
 	}
 }
+
+// TestScanFullFileTimeOfDay: an effective date sent as a time of day
+// (DTP*007*TM) names no date, so the scan fails instead of dating the file
+// at the zero time.
+func TestScanFullFileTimeOfDay(t *testing.T) {
+	m, err := NewMapper(nil, &Options{Enrollment: &EnrollmentOptions{FullFile: true, PayerID: "99999"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(x834(bgnChange, payerXV, subGina+"~"+hdHealth), "DTP*007*D8*20240201", "DTP*007*TM*1200", 1)
+	f, err := m.ScanFullFile(context.Background(), strings.NewReader(text))
+	if !errors.Is(err, ErrInvalidValue) {
+		t.Fatalf("ScanFullFile = %+v, %v; want ErrInvalidValue", f, err)
+	}
+}
