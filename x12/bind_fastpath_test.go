@@ -41,6 +41,28 @@ func TestCheckYMD(t *testing.T) {
 	}
 }
 
+// TestCheckHM compares the HHMM check with time.Parse on every minute of a
+// day and on malformed values, short ones included (it must not panic on them).
+func TestCheckHM(t *testing.T) {
+	ref := func(s string) bool {
+		if len(s) != 4 || strings.ContainsAny(s, "+- ") {
+			return false
+		}
+		_, err := time.Parse("1504", s)
+		return err == nil
+	}
+	var cases []string
+	for m := 0; m < 24*60; m++ {
+		cases = append(cases, time.Date(2024, 1, 1, 0, m, 0, 0, time.UTC).Format("1504"))
+	}
+	cases = append(cases, "", "1", "12", "123", "12345", "2400", "1260", "0960", "9999", "12:3", "1a30", " 930", "093 ")
+	for _, s := range cases {
+		if got, want := checkHM(s), ref(s); got != want {
+			t.Errorf("checkHM(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
 // TestFieldsSplit checks the binders' one-pass split against the Segment
 // accessors on random segments: element counts, elements, components and
 // repetitions, for every length around the eight-byte steps of the split.

@@ -133,9 +133,12 @@ func checkYMD(s string) bool {
 
 // checkHM reports whether s is a valid HHMM time.
 func checkHM(s string) bool {
+	if len(s) != 4 {
+		return false // checked first: s[2:] below needs two bytes
+	}
 	h, ok1 := digitsN(s, 2)
 	m, ok2 := digitsN(s[2:], 2)
-	return len(s) == 4 && ok1 && ok2 && h <= 23 && m <= 59
+	return ok1 && ok2 && h <= 23 && m <= 59
 }
 
 // checkPeriod validates a date/time value against its format qualifier like
