@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -25,6 +26,7 @@ func FuzzDecoder(f *testing.F) {
 	f.Add(decInterchange("005010X222A1", decP837(decClaim("A"), decManyLines("B", 3))))
 	f.Add(decInterchange("005010X221A1", []string{"BPR*I*10*C*ACH************20240220", "TRN*1*T*1", "N1*PR*P", "N1*PE*E", "CLP*A*1*10*10", "NM1*QC*1*X", "SVC*HC:1*10*10", "PLB*1*20241231*L6*1"}))
 	f.Add(decInterchange("005010X220A1", []string{"BGN*00*R*20240101", "N1*P5*S", "N1*IN*P", "INS*Y*18*021", "REF*0F*1", "NM1*IL*1*X", "HD*021**HLT", "LS*2700", "LX*1", "N1*75*C", "LE*2700"}))
+	f.Add(decInterchange("005010X222A1", decP837(decClaim("ZZCANARYZZ", "DTP*431*D8*ZZCANARYZZ", "ZZC*ZZCANARYZZ"))))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, lenient := range []bool{false, true} {
 			d := NewDecoder(bytes.NewReader(data))
@@ -46,9 +48,16 @@ func FuzzDecoder(f *testing.F) {
 					t.Fatalf("more than %d results from %d bytes", limit, len(data))
 				}
 				if err != nil {
+					// No error text or position may hold the canary: control
+					// numbers and segment ids are at most 9 bytes, shorter than it.
+					if strings.Contains(err.Error(), canary) {
+						t.Fatalf("error leaks an element value: %v", err)
+					}
 					var se *SyntaxError
 					if errors.As(err, &se) {
-						_ = se.Error()
+						if strings.Contains(se.Pos.String(), canary) {
+							t.Fatalf("position leaks an element value: %s", se.Pos)
+						}
 						_ = se.Diagnostics()
 						if se.Err == nil {
 							t.Fatalf("SyntaxError without a sentinel: %v", se)
