@@ -454,18 +454,20 @@ func statusError(resp *http.Response, body []byte) *RemoteError {
 	return e
 }
 
-// isIssueCode reports whether s looks like a FHIR IssueType code (lower-case
-// letters and hyphens), so that only codes, not free text, reach Error.
+// isIssueCode reports whether s is a code of the FHIR R4 IssueType value set
+// (required binding of OperationOutcome.issue.code), so that only those fixed
+// words, never free text a server put in the code, reach Error.
 func isIssueCode(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
+	switch s {
+	case "invalid", "structure", "required", "value", "invariant",
+		"security", "login", "unknown", "expired", "forbidden", "suppressed",
+		"processing", "not-supported", "duplicate", "multiple-matches", "not-found",
+		"deleted", "too-long", "code-invalid", "extension", "too-costly",
+		"business-rule", "conflict", "transient", "lock-error", "no-store",
+		"exception", "timeout", "incomplete", "throttled", "informational":
+		return true
 	}
-	for i := 0; i < len(s); i++ {
-		if (s[i] < 'a' || s[i] > 'z') && s[i] != '-' {
-			return false
-		}
-	}
-	return true
+	return false
 }
 
 // retryAfter parses a Retry-After header (seconds or an HTTP date).

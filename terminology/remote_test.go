@@ -281,6 +281,7 @@ func TestRemoteErrors(t *testing.T) {
 		{"408", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(408) }, 408, true, 0, nil},
 		{"400", func(w http.ResponseWriter, r *http.Request) { outcome(w, 400, "invalid", "bad ZZCANARYZZ") }, 400, false, 0, []string{"invalid"}},
 		{"401 free text code", func(w http.ResponseWriter, r *http.Request) { outcome(w, 401, "ZZCANARYZZ", "") }, 401, false, 0, nil},
+		{"401 lower-case free text code", func(w http.ResponseWriter, r *http.Request) { outcome(w, 401, "zzcanaryzz", "") }, 401, false, 0, nil},
 		{"200 not json", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html>ZZCANARYZZ") }, 200, false, 0, nil},
 		{"200 outcome", func(w http.ResponseWriter, r *http.Request) { outcome(w, 200, "informational", "") }, 200, false, 0, nil},
 		{"200 bad equivalence", func(w http.ResponseWriter, r *http.Request) {
@@ -319,7 +320,7 @@ func TestRemoteErrors(t *testing.T) {
 			if errors.Is(err, ErrNoMapping) {
 				t.Error("a failure must not look like no mapping")
 			}
-			if strings.Contains(err.Error(), "CANARY") {
+			if strings.Contains(strings.ToUpper(err.Error()), "CANARY") {
 				t.Errorf("error text leaks: %v", err)
 			}
 		})
