@@ -196,32 +196,45 @@ func (e *Error) Unwrap() []error {
 // PHI: the value and the cause may hold a name, a member id, a birth date or
 // any other protected health information. Never log Diagnostics or send it
 // where PHI must not go.
-func (e *Error) Diagnostics() string {
-	s := e.Error()
-	if e.value != "" {
-		s += ": value " + strconv.Quote(e.value)
+func (e *Error) Diagnostics() string { return diagnostics(e.Error(), e.value, e.cause) }
+
+// diagnostics appends the offending value and the cause's text (both may be
+// PHI) to the PHI-free message msg, for the Diagnostics methods.
+func diagnostics(msg, value string, cause error) string {
+	if value != "" {
+		msg += ": value " + strconv.Quote(value)
 	}
-	if e.cause != nil {
-		s += ": cause: " + e.cause.Error()
+	if cause != nil {
+		msg += ": cause: " + cause.Error()
 	}
-	return s
+	return msg
 }
 
 // LogValue logs the error's kind, FHIR path, detail and position: never the
 // value or the cause.
 func (e *Error) LogValue() slog.Value {
-	attrs := make([]slog.Attr, 0, 4)
-	if e.Err != nil {
-		attrs = append(attrs, slog.String("kind", e.Err.Error()))
-	}
-	if e.Path != "" {
-		attrs = append(attrs, slog.String("path", e.Path))
-	}
-	if e.detail != "" {
-		attrs = append(attrs, slog.String("detail", e.detail))
-	}
+	pos := ""
 	if !e.Pos.IsZero() {
-		attrs = append(attrs, slog.String("pos", e.Pos.String()))
+		pos = e.Pos.String()
+	}
+	return logValue(e.Err, e.Path, e.detail, pos)
+}
+
+// logValue groups the PHI-free parts of a mapping error for slog, leaving
+// out the empty ones, for the LogValue methods.
+func logValue(kind error, path, detail, pos string) slog.Value {
+	attrs := make([]slog.Attr, 0, 4)
+	if kind != nil {
+		attrs = append(attrs, slog.String("kind", kind.Error()))
+	}
+	if path != "" {
+		attrs = append(attrs, slog.String("path", path))
+	}
+	if detail != "" {
+		attrs = append(attrs, slog.String("detail", detail))
+	}
+	if pos != "" {
+		attrs = append(attrs, slog.String("pos", pos))
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -287,33 +287,11 @@ func (e *ProviderError) Unwrap() []error {
 //
 // PHI: the value may be a name, an NPI, a TIN or an address. Never log
 // Diagnostics or send it where PHI must not go.
-func (e *ProviderError) Diagnostics() string {
-	s := e.Error()
-	if e.value != "" {
-		s += ": value " + strconv.Quote(e.value)
-	}
-	if e.cause != nil {
-		s += ": cause: " + e.cause.Error()
-	}
-	return s
-}
+func (e *ProviderError) Diagnostics() string { return diagnostics(e.Error(), e.value, e.cause) }
 
 // LogValue logs the error's kind, path, detail and position, never a value.
 func (e *ProviderError) LogValue() slog.Value {
-	attrs := make([]slog.Attr, 0, 4)
-	if e.Err != nil {
-		attrs = append(attrs, slog.String("kind", e.Err.Error()))
-	}
-	if e.Path != "" {
-		attrs = append(attrs, slog.String("path", e.Path))
-	}
-	if e.detail != "" {
-		attrs = append(attrs, slog.String("detail", e.detail))
-	}
-	if pos := e.position(); pos != "" {
-		attrs = append(attrs, slog.String("pos", pos))
-	}
-	return slog.GroupValue(attrs...)
+	return logValue(e.Err, e.Path, e.detail, e.position())
 }
 
 // ChangeOp is the operation of a [ProviderChange], with Debezium's op codes.
