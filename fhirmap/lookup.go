@@ -626,6 +626,12 @@ func (l *FHIRClaimLookup) search(ctx context.Context, u string) (*bcrpb.Bundle, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// the URL's query holds the claim identifier: keep it out of
+			// the error chain too, not only out of LookupError.Error
+			ue.URL = "(search URL)"
+		}
 		return nil, &LookupError{Err: err}
 	}
 	defer resp.Body.Close()

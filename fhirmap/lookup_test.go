@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -302,6 +303,11 @@ func TestFHIRClaimLookupErrors(t *testing.T) {
 	var le *LookupError
 	if !errors.As(err, &le) || !le.Temporary() || strings.Contains(err.Error(), canary) || strings.Contains(err.Error(), "urn") {
 		t.Errorf("transport error: %v", err)
+	}
+	// Nor does the error it wraps (a *url.Error), which callers may unwrap.
+	var ue *url.Error
+	if !errors.As(err, &ue) || strings.Contains(ue.Error(), canary) {
+		t.Errorf("wrapped transport error: %v", ue)
 	}
 }
 
