@@ -127,7 +127,9 @@ func (s Segment) compSep() byte {
 func (s Segment) isISA() bool { return s.info&flagISA != 0 }
 
 // Raw returns the bytes of the segment without its terminator. For a segment
-// returned by Read they are valid until the next Read and must not be modified.
+// returned by Read they are valid until the next Read. Never modify them: on an
+// owned segment (a Decoder record's, or a clone) the strings returned by its
+// accessors share these bytes and would change.
 func (s Segment) Raw() []byte {
 	if s.ptr == nil {
 		return nil
@@ -166,7 +168,8 @@ func (s Segment) Element(i int) string {
 }
 
 // ComponentBytes returns component j (1-based) of the first repetition of
-// element i, or nil when absent.
+// element i, or nil when absent. The bytes belong to the segment: do not modify
+// them.
 func (s Segment) ComponentBytes(i, j int) []byte {
 	if j < 1 {
 		return nil
@@ -208,6 +211,7 @@ func (s Segment) Repetitions(i int) int {
 
 // RepetitionComponentBytes returns component j (1-based) of repetition r
 // (1-based) of element i; j = 0 returns the whole repetition. nil when absent.
+// The bytes belong to the segment: do not modify them.
 func (s Segment) RepetitionComponentBytes(i, r, j int) []byte {
 	if r < 1 || j < 0 {
 		return nil
