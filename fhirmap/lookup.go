@@ -35,7 +35,10 @@ const ExtLineItemControlNumber = ExtensionBase + "line-item-control-number"
 //
 // FindClaim returns an error wrapping [ErrUnmatched] when no claim matches;
 // any other error means the answer is unknown (a server was unreachable) and
-// the record should be retried rather than mapped without its claim.
+// the record should be retried rather than mapped without its claim. The
+// error is wrapped, text included, in the mapping error, which is logged: it
+// must not quote the query's identifiers (claim numbers, member ids), as
+// [LookupError] does not.
 // Implementations must be safe for concurrent use. The returned Claim is the
 // caller's: implementations never share it between calls.
 type ClaimLookup interface {

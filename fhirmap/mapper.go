@@ -171,7 +171,8 @@ type Dependent struct {
 // claim (MAPPING.md §9 D7): "" for unknown, or one of "innetwork",
 // "outofnetwork" (C4BBPayerAdjudicationStatus codes). An error fails the
 // record's mapping (return one when the answer is unknown and a retry may
-// help).
+// help). The error is wrapped, text included, in the mapping error, which is
+// logged: it must not quote the query's NPI or TIN.
 type NetworkStatusFunc func(ctx context.Context, q NetworkQuery) (string, error)
 
 // NetworkQuery is what a [NetworkStatusFunc] is asked about: a provider (by
