@@ -112,8 +112,9 @@
 // slog.LogValuer implementations of records, loops and segments never contain
 // element values: they are safe to log. [SyntaxError.Diagnostics] may include
 // the offending value and must be treated as PHI. Envelope headers hold only
-// ids, control numbers, dates and versions. The package tests run every error
-// path with the canary value ZZCANARYZZ in names and malformed values.
+// ids, control numbers, dates and versions. The package tests, and FuzzDecoder,
+// check the error paths they reach with the canary value ZZCANARYZZ in names
+// and malformed values.
 //
 // # Memory
 //
