@@ -36,7 +36,8 @@
 // written: the context ended ([context.Canceled], possibly wrapped), or a
 // failure that concerns the whole configuration (the server refused the
 // credentials with 403, does not support the interaction, refused the bundle
-// size): these wrap [ErrAuth] or [ErrUnsupported] and are not retryable.
+// size with 413, or with 400 and an issue coded too-costly as Medplum does):
+// these wrap [ErrAuth] or [ErrUnsupported] and are not retryable.
 //
 // Failures are classified, never retried here: 408, 429, 5xx (but 501),
 // timeouts, connection resets and refusals are [*sink.RetryableError] values

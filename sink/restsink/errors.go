@@ -42,6 +42,8 @@ var (
 	// errNotAttempted marks an op that was not sent because an earlier
 	// failure made sending it pointless.
 	errNotAttempted = errors.New("restsink: not attempted")
+	// errBundleTooLarge marks a bundle the server refused for its size.
+	errBundleTooLarge = fmt.Errorf("%w: bundle too large (lower BundleSize)", ErrUnsupported)
 )
 
 // Issue is one OperationOutcome issue, without its free text.
@@ -219,6 +221,24 @@ func clip(s string, n int) string {
 	return s
 }
 
+// overCap reports whether a bundle request's failure is the server's
+// refusal of its size: 413, or 400 with an issue coded too-costly (Medplum's
+// answer to an over-cap bundle).
+func overCap(status int, o outcome) bool {
+	if status == http.StatusRequestEntityTooLarge {
+		return true
+	}
+	if status != http.StatusBadRequest {
+		return false
+	}
+	for _, is := range o.issues {
+		if is.Code == "too-costly" {
+			return true
+		}
+	}
+	return false
+}
+
 // blamedEntries returns the bundle entry indexes (below n) the outcome's
 // expressions point at.
 func (o outcome) blamedEntries(n int) map[int]bool {
@@ -299,7 +319,7 @@ func classifyStatus(e *Error, status int, after time.Duration, bundle bool) (err
 		e.Err = ErrUnsupported
 		return e, scopeFatal
 	case status == http.StatusRequestEntityTooLarge && bundle:
-		e.Err = fmt.Errorf("%w: bundle too large (lower BundleSize)", ErrUnsupported)
+		e.Err = errBundleTooLarge
 		return e, scopeFatal
 	case status == http.StatusBadGateway || status == http.StatusServiceUnavailable ||
 		status == http.StatusGatewayTimeout:

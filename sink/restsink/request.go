@@ -248,6 +248,12 @@ func (s *Sink) sendBundleOnce(ctx context.Context, u unit, live []int, bodies []
 		classify := func(j int, it *item) result {
 			e := opError(it, u.bundle, j)
 			e.Issues, e.diagnostics = oo.issues, oo.diagnostics
+			if overCap(resp.StatusCode, oo) {
+				// Not this op's fault: a 400 here would fail every op of
+				// the bundle permanently as invalid.
+				e.StatusCode, e.Err = resp.StatusCode, errBundleTooLarge
+				return result{err: e, scope: scopeFatal}
+			}
 			err, sc := classifyStatus(e, resp.StatusCode, after, true)
 			return result{err: err, scope: sc}
 		}

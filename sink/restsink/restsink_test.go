@@ -670,17 +670,29 @@ func TestTransactionDeletesTravelAlone(t *testing.T) {
 	assert.Equal(t, 1, deletes)
 }
 
+// TestBundleTooLargeIsFatal: an over-cap bundle is a configuration error,
+// whether the server says 413 or, as Medplum does, 400 with too-costly; not
+// a permanent failure of each op.
 func TestBundleTooLargeIsFatal(t *testing.T) {
-	f := newFake(t, func(_ recorded, w http.ResponseWriter) {
-		w.WriteHeader(413)
-		io.WriteString(w, outcomeJSON("too-costly", "Bundle"))
-	})
-	s := newSink(t, f.base(), nil, &restsink.Options{Mode: restsink.Transaction})
-	err := s.Write(t.Context(), sink.Upserts(sinktest.Patient(1)))
-	var be *sink.BatchError
-	assert.False(t, errors.As(err, &be))
-	assert.ErrorIs(t, err, restsink.ErrUnsupported)
-	assert.False(t, sink.IsRetryable(err))
+	for _, mode := range []restsink.Mode{restsink.Transaction, restsink.Batch} {
+		for _, status := range []int{413, 400} {
+			t.Run(fmt.Sprintf("%v/%d", mode, status), func(t *testing.T) {
+				f := newFake(t, func(_ recorded, w http.ResponseWriter) {
+					w.WriteHeader(status)
+					io.WriteString(w, outcomeJSON("too-costly", "Bundle"))
+				})
+				s := newSink(t, f.base(), nil, &restsink.Options{Mode: mode})
+				err := s.Write(t.Context(), sink.Upserts(sinktest.Patient(1), sinktest.Patient(2)))
+				var be *sink.BatchError
+				assert.False(t, errors.As(err, &be), "%v", err)
+				assert.ErrorIs(t, err, restsink.ErrUnsupported)
+				assert.NotErrorIs(t, err, sink.ErrInvalid)
+				assert.Contains(t, err.Error(), "BundleSize")
+				assert.False(t, sink.IsRetryable(err))
+				sinktest.CheckNoCanary(t, err)
+			})
+		}
+	}
 }
 
 func TestCancelReturnsPromptly(t *testing.T) {
