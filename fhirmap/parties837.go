@@ -261,9 +261,12 @@ func genderCode(dmg03 string) (cpb.AdministrativeGenderCode_Value, bool) {
 // the subscriber is the patient; for a dependent (loop 2000C), the payer and
 // dependentMemberID when it is known, else the subscriber id with the
 // patient's name and birth date. The 835 mapper uses it to derive the same
-// Patient id.
+// Patient id. A nil claim gives the zero key (which IDs refuses as too thin).
 func PatientKey837(c *x12.Claim837, dependentMemberID string) PatientKey {
 	k := PatientKey{}
+	if c == nil {
+		return k
+	}
 	if c.Subscriber != nil {
 		k.PayerID = payerIDOf(&c.Subscriber.Payer)
 		k.SubscriberID = strings.TrimSpace(c.Subscriber.Name.ID)
