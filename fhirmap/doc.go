@@ -122,6 +122,6 @@
 // [ConvertError] text and the lineage written to meta.source
 // ("urn:fhirsync:x12:<source>:<ISA13>:<GS06>:<ST02>:<offset>", see
 // [Mapper.Lineage]) hold positions, control numbers, codes and the
-// message's PHI-free name. Findings of package check carry codes and system
-// URIs at most.
+// message's PHI-free name. Findings of package check carry system URIs and
+// the codes a profile requires, never codes found in a resource.
 package fhirmap

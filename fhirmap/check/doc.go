@@ -28,8 +28,10 @@
 //
 // # PHI
 //
-// Findings never carry element values other than codes and code system
-// URIs: not names, identifiers (the NPI check reports only that the check
-// digit is wrong), dates, amounts or text. A finding does carry the
+// Findings never carry element values: not names, identifiers (the NPI
+// check reports only that the check digit is wrong), dates, amounts, text,
+// nor the codes found in the resource (a diagnosis or procedure code is
+// health information about the member): they name the code systems found and
+// the codes the profile requires. A finding does carry the
 // resource's logical id, which fhirsync derives without PHI (fhirmap.IDs).
 package check

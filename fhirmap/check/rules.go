@@ -81,7 +81,7 @@ type fixedCode struct {
 func (f fixedCode) eval(r *run, at node, id string) {
 	for _, n := range at.sel(f.path) {
 		if got := code(n.m); got != f.code {
-			r.report(Error, ruleID(id, f.path, "fixed"), n.path(), fmt.Sprintf("code %q, fixed value is %q", got, f.code))
+			r.report(Error, ruleID(id, f.path, "fixed"), n.path(), fmt.Sprintf("code is not the fixed value %q", f.code))
 		}
 	}
 }
@@ -136,11 +136,17 @@ func found(cs []coding) string {
 	if len(cs) == 0 {
 		return " (no coding)"
 	}
+	// Systems only: a code found in a resource (a diagnosis, a procedure) is
+	// health information about the member the resource belongs to.
 	parts := make([]string, 0, len(cs))
 	for _, c := range cs {
-		parts = append(parts, c.String())
+		if c.system == "" {
+			parts = append(parts, "(no system)")
+			continue
+		}
+		parts = append(parts, c.system)
 	}
-	return " (found " + strings.Join(parts, ", ") + ")"
+	return " (found codings of " + strings.Join(parts, ", ") + ")"
 }
 
 // valueSet is a required value set, known by its systems and codes. A system
@@ -240,7 +246,7 @@ func (b binding) eval(r *run, at node, id string) {
 			if b.vs.contains(c) {
 				ok = true
 				if re := b.vs.format[c.system]; re != nil && !re.MatchString(c.code) {
-					r.report(Warning, ruleID(id, b.path, "format"), n.path(), fmt.Sprintf("code %q does not have the syntax of %s codes", c.code, c.system))
+					r.report(Warning, ruleID(id, b.path, "format"), n.path(), fmt.Sprintf("code does not have the syntax of %s codes", c.system))
 				}
 			}
 		}
