@@ -90,8 +90,10 @@ type Options struct {
 	// Match is how resources are addressed; the default is MatchID.
 	Match Match
 	// BundleSize is the most entries per bundle in Transaction and Batch
-	// modes. Zero means DefaultTransactionSize (DefaultConditionalTransactionSize
-	// with MatchIdentifier) or DefaultBatchSize.
+	// modes. Zero means DefaultBatchSize in Batch mode and, in Transaction
+	// mode, DefaultConditionalTransactionSize for a transaction holding a
+	// conditional entry (MatchIdentifier, or a type MatchAuto switched to
+	// conditional update after Probe) and DefaultTransactionSize otherwise.
 	BundleSize int
 	// Workers is the most requests in flight at once, across all Write
 	// calls. Zero means DefaultWorkers.
@@ -132,6 +134,9 @@ type Sink struct {
 	locks  keyLocks
 	caps   atomic.Pointer[Capabilities]
 	now    func() time.Time
+	// autoSize: BundleSize was left to its default, so a transaction with
+	// a conditional entry is cut at DefaultConditionalTransactionSize.
+	autoSize bool
 
 	mu     sync.Mutex
 	closed bool
@@ -163,6 +168,7 @@ func New(baseURL string, client *http.Client, opts *Options) (*Sink, error) {
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
 	}
+	autoSize := o.BundleSize <= 0
 	if o.BundleSize <= 0 {
 		switch {
 		case o.Mode == Batch:
@@ -188,6 +194,8 @@ func New(baseURL string, client *http.Client, opts *Options) (*Sink, error) {
 		sem:    make(chan struct{}, o.Workers),
 		locks:  keyLocks{busy: map[string]chan struct{}{}},
 		now:    time.Now,
+
+		autoSize: autoSize,
 	}, nil
 }
 
@@ -421,6 +429,14 @@ func (s *Sink) units(items []*item) []unit {
 	}
 	for len(entries) > 0 {
 		n := min(len(entries), s.opts.BundleSize)
+		if s.autoSize && s.opts.Mode == Transaction && n > DefaultConditionalTransactionSize {
+			for _, it := range entries[:n] {
+				if it.cond {
+					n = DefaultConditionalTransactionSize
+					break
+				}
+			}
+		}
 		out = append(out, unit{bundle: kind, items: entries[:n:n]})
 		entries = entries[n:]
 	}

@@ -64,6 +64,22 @@ func TestRefusedClientIDs(t *testing.T) {
 		}
 	}
 
+	// MatchAuto with the default BundleSize: once Probe switched the types to
+	// conditional updates, transactions are cut at the server's cap for
+	// conditional entries (8), so a larger Write still goes through.
+	srv.Reset(t)
+	auto := newSink(t, srv.URL(), nil, &restsink.Options{Mode: restsink.Transaction, Match: restsink.MatchAuto})
+	_, err = auto.Probe(ctx)
+	require.NoError(t, err)
+	var many []sink.Op
+	for i := range 20 {
+		many = append(many, sink.Op{Resource: sinktest.Patient(i)})
+	}
+	require.NoError(t, auto.Write(ctx, many))
+	all, err := newHarness(t, srv, restsink.Options{}).List(ctx, "Patient")
+	require.NoError(t, err)
+	assert.Len(t, all, 20)
+
 	// Keeping the client id on a conditional create is refused (400): a
 	// permanent failure of that op.
 	keep := newSink(t, srv.URL(), nil, &restsink.Options{Match: restsink.MatchIdentifier, KeepID: true})
