@@ -57,8 +57,12 @@
 // is retryable, every op of the bundle fails with the same classification.
 //
 // Ordering: two ops for the same resource are never in one bundle and never
-// in flight at once. A batch is split into rounds by occurrence (round k
-// holds each resource's k-th op) and rounds run one after the other, so a
+// in flight at once. A resource is known by its type and id and, when it is
+// addressed by identifier, by that condition too (so a delete by id and an
+// update by identifier of one resource are ordered, and two resources
+// matching one condition never share a bundle). A batch is split into rounds
+// (an op goes in the first round after every earlier op sharing one of its
+// identities) and rounds run one after the other, so a
 // later op for a resource is applied after the earlier one; when the earlier
 // op failed with a retryable error, the later one is not sent and fails the
 // same way, so a retry cannot apply an older version over a newer one.

@@ -224,7 +224,7 @@ type item struct {
 	index   int
 	op      sink.Op
 	typ, id string
-	key     string // identity ops are serialized on
+	keys    []string // identities the op is serialized on: Type/id, and the condition when addressed by identifier
 	method  string
 	url     string // relative to the base URL
 	cond    bool   // addressed by identifier
@@ -254,9 +254,17 @@ func (s *Sink) Write(ctx context.Context, ops []sink.Op) error {
 			w.errs[i] = err
 			continue
 		}
-		r := occurrence[it.key]
-		occurrence[it.key]++
-		if r == len(rounds) {
+		// The op goes in the first round after every earlier op sharing one
+		// of its keys, so ops on one resource (by id or by condition) keep
+		// their order and never share a bundle.
+		r := 0
+		for _, k := range it.keys {
+			r = max(r, occurrence[k])
+		}
+		for _, k := range it.keys {
+			occurrence[k] = r + 1
+		}
+		for r >= len(rounds) {
 			rounds = append(rounds, nil)
 		}
 		rounds[r] = append(rounds[r], it)
@@ -269,15 +277,20 @@ func (s *Sink) Write(ctx context.Context, ops []sink.Op) error {
 		if r > 0 {
 			for _, it := range rounds[r-1] {
 				if sink.IsRetryable(w.errs[it.index]) {
-					failedKeys[it.key] = w.errs[it.index]
+					for _, k := range it.keys {
+						failedKeys[k] = w.errs[it.index]
+					}
 				}
 			}
 		}
 		var send []*item
+	items:
 		for _, it := range round {
-			if prev, ok := failedKeys[it.key]; ok {
-				w.errs[it.index] = notAttempted(it, prev, "an earlier op for the same resource failed")
-				continue
+			for _, k := range it.keys {
+				if prev, ok := failedKeys[k]; ok {
+					w.errs[it.index] = notAttempted(it, prev, "an earlier op for the same resource failed")
+					continue items
+				}
 			}
 			send = append(send, it)
 		}
@@ -329,14 +342,14 @@ func (s *Sink) prepare(i int, op sink.Op) (*item, error) {
 			Err: fmt.Errorf("%w: purely numeric id refused (RejectNumericIDs)", sink.ErrInvalid)}
 	}
 	it.url = typ + "/" + id
-	it.key = it.url
+	it.keys = []string{it.url}
 	if s.conditional(typ) {
 		ident, ok := s.identifier(op.Resource, typ)
 		switch {
 		case ok:
 			it.cond = true
 			it.url = typ + "?identifier=" + url.QueryEscape(escapeToken(ident.System)+"|"+escapeToken(ident.Value))
-			it.key = it.url
+			it.keys = append(it.keys, it.url)
 		case !op.Delete:
 			return nil, &Error{Method: it.method, Type: typ, ID: id, Conditional: true,
 				Err: fmt.Errorf("%w: no identifier to match on", sink.ErrInvalid)}
@@ -486,9 +499,9 @@ func (w *write) do(ctx context.Context, u unit) {
 	if ctx.Err() != nil || w.fatal.Load() != nil {
 		return
 	}
-	keys := make([]string, len(u.items))
-	for i, it := range u.items {
-		keys[i] = it.key
+	var keys []string
+	for _, it := range u.items {
+		keys = append(keys, it.keys...)
 	}
 	if err := w.s.locks.lock(ctx, keys); err != nil {
 		return

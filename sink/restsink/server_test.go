@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	ppb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -149,4 +150,19 @@ func TestProbeTestServer(t *testing.T) {
 	assert.True(t, caps.Batch)
 	assert.Equal(t, restsink.TypeCapabilities{Update: true, Delete: true, UpdateCreate: true, ConditionalUpdate: true, ConditionalDelete: true},
 		caps.Types["Claim"])
+}
+
+// TestOrderAcrossAddressing: an update addressed by identifier and a delete
+// of the same resource addressed by id (it carries no identifier) are one
+// resource: they go in separate rounds, in order, so the resource ends
+// deleted. (In one batch bundle the server would apply the delete first.)
+func TestOrderAcrossAddressing(t *testing.T) {
+	srv := fhirtest.Shared(t)
+	ctx := t.Context()
+	s := newSink(t, srv.URL(), nil, &restsink.Options{Mode: restsink.Batch, Match: restsink.MatchIdentifier, KeepID: true})
+	p := sinktest.Patient(3)
+	byID := &ppb.Patient{Id: &dtpb.Id{Value: p.GetId().GetValue()}}
+	require.NoError(t, s.Write(ctx, []sink.Op{{Resource: p}, {Resource: byID, Delete: true}}))
+	_, err := newHarness(t, srv, restsink.Options{}).Read(ctx, "Patient", p.GetId().GetValue())
+	assert.ErrorIs(t, err, sinktest.ErrNotFound)
 }
