@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fhirsync/fhirsync/resource"
@@ -434,8 +437,10 @@ type FHIRClaimLookupOptions struct {
 // other processes.
 //
 // PHI: the query URL carries the patient control number (CLP01), as FHIR
-// search requires; error messages never do (they carry the HTTP status and
-// the OperationOutcome issue codes only). Use TLS to a real server.
+// search requires; errors never do, neither in their text nor in the errors
+// they wrap (a [*LookupError] carries the HTTP status, the OperationOutcome
+// issue codes and the kind of transport failure only). Use TLS to a real
+// server.
 type FHIRClaimLookup struct {
 	client *http.Client
 	base   string
@@ -465,7 +470,14 @@ func NewFHIRClaimLookup(client *http.Client, baseURL string, opts *FHIRClaimLook
 type LookupError struct {
 	Status int      // HTTP status, 0 for a transport error
 	Codes  []string // OperationOutcome issue codes, when the server sent one
-	Err    error    // the transport or decoding error, when there was one
+	// Err is the kind of transport or decoding failure, when there was one:
+	// never the transport's own error, whose text (or whose wrapped errors'
+	// text) may quote the search URL and so the claim identifier. It
+	// unwraps to a sentinel only: context.DeadlineExceeded or
+	// os.ErrDeadlineExceeded for timeouts (which also satisfy net.Error
+	// with Timeout() true), context.Canceled, syscall errors such as
+	// ECONNREFUSED and ECONNRESET, io.ErrUnexpectedEOF, io.EOF.
+	Err error
 }
 
 // Error describes the failure without the query values.
@@ -487,23 +499,85 @@ func (e *LookupError) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the underlying error.
+// Unwrap returns Err, the PHI-safe kind of the failure (see [LookupError]).
 func (e *LookupError) Unwrap() error { return e.Err }
 
-// Temporary reports whether retrying may help: transport errors, 408, 429
-// and 5xx.
+// Temporary reports whether retrying may help: transport errors (including
+// a response body cut short), 408, 429 and 5xx.
 func (e *LookupError) Temporary() bool {
-	return e.Status == 0 || e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status >= 500
+	var te *transportError
+	return e.Status == 0 || errors.As(e.Err, &te) || e.Status == http.StatusRequestTimeout ||
+		e.Status == http.StatusTooManyRequests || e.Status >= 500
 }
 
 // sanitizeURLError drops the URL (which holds the search values) from a
-// *url.Error's text.
+// *url.Error's text (LookupError.Err is never one when FHIRClaimLookup made
+// it; this guards errors built elsewhere).
 func sanitizeURLError(err error) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return ue.Op + ": " + ue.Err.Error()
+		return ue.Op + ": " + transportCause(ue.Err).Error()
 	}
 	return err.Error()
+}
+
+// errMalformedResponse is the cause of a LookupError for a response that is
+// not FHIR JSON: the decoder's own error may quote the response's values.
+var errMalformedResponse = errors.New("response is not FHIR R4 JSON")
+
+// transportError is the PHI-safe kind of a transport failure: its text is
+// ours, and it unwraps to a sentinel only (see [LookupError]).
+type transportError struct {
+	kind     string
+	timeout  bool
+	sentinel error // nil, or a sentinel error value
+}
+
+func (e *transportError) Error() string   { return e.kind }
+func (e *transportError) Unwrap() error   { return e.sentinel }
+func (e *transportError) Timeout() bool   { return e.timeout }
+func (e *transportError) Temporary() bool { return true }
+
+// transportSentinels are the sentinels a transportError may unwrap to, most
+// specific first.
+var transportSentinels = []struct {
+	err  error
+	kind string
+}{
+	{context.DeadlineExceeded, "timeout"},
+	{os.ErrDeadlineExceeded, "timeout"},
+	{context.Canceled, "request canceled"},
+	{syscall.ECONNREFUSED, "connection refused"},
+	{syscall.ECONNRESET, "connection reset"},
+	{syscall.ECONNABORTED, "connection aborted"},
+	{syscall.EPIPE, "broken pipe"},
+	{syscall.ETIMEDOUT, "timeout"},
+	{syscall.EHOSTUNREACH, "host unreachable"},
+	{syscall.ENETUNREACH, "network unreachable"},
+	{io.ErrUnexpectedEOF, "response cut short"},
+	{io.EOF, "connection closed"},
+}
+
+// transportCause classifies a transport (or response body) error into a
+// *transportError, dropping its text: a RoundTripper's or proxy's error can
+// quote the request URL, which holds the claim identifier.
+func transportCause(err error) error {
+	out := &transportError{kind: "transport error"}
+	for _, s := range transportSentinels {
+		if errors.Is(err, s.err) {
+			out.kind, out.sentinel = s.kind, s.err
+			break
+		}
+	}
+	var ne net.Error
+	if out.kind == "timeout" || errors.As(err, &ne) && ne.Timeout() {
+		out.kind, out.timeout = "timeout", true
+	}
+	var dns *net.DNSError
+	if out.sentinel == nil && !out.timeout && errors.As(err, &dns) {
+		out.kind = "DNS lookup failed"
+	}
+	return out
 }
 
 // FindClaim implements [ClaimLookup].
@@ -629,25 +703,25 @@ func (l *FHIRClaimLookup) search(ctx context.Context, u string) (*bcrpb.Bundle, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			// the URL's query holds the claim identifier: keep it out of
-			// the error chain too, not only out of LookupError.Error
-			ue.URL = "(search URL)"
-		}
-		return nil, &LookupError{Err: err}
+		// The error (a *url.Error holding the URL, and whatever the
+		// RoundTripper returned) may quote the claim identifier: keep only
+		// its kind, in the text and in the chain.
+		return nil, &LookupError{Err: transportCause(err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, &LookupError{Status: resp.StatusCode, Err: err}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &LookupError{Status: resp.StatusCode, Err: transportCause(err)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, &LookupError{Status: resp.StatusCode, Codes: outcomeCodes(body)}
 	}
 	m, err := resource.Unmarshal(body)
 	if err != nil {
-		return nil, &LookupError{Status: resp.StatusCode, Err: err}
+		return nil, &LookupError{Status: resp.StatusCode, Err: errMalformedResponse}
 	}
 	b, ok := m.(*bcrpb.Bundle)
 	if !ok {

@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -304,10 +308,19 @@ func TestFHIRClaimLookupErrors(t *testing.T) {
 	if !errors.As(err, &le) || !le.Temporary() || strings.Contains(err.Error(), canary) || strings.Contains(err.Error(), "urn") {
 		t.Errorf("transport error: %v", err)
 	}
-	// Nor does the error it wraps (a *url.Error), which callers may unwrap.
+	// Nor does any error it wraps, which callers may unwrap: the *url.Error
+	// (it holds the URL) is not kept, only the kind of failure.
 	var ue *url.Error
-	if !errors.As(err, &ue) || strings.Contains(ue.Error(), canary) {
-		t.Errorf("wrapped transport error: %v", ue)
+	if errors.As(err, &ue) {
+		t.Errorf("a *url.Error is reachable: %v", ue)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("the kind of failure is lost: %v", err)
+	}
+	for _, s := range errorChain(err) {
+		if strings.Contains(s, canary) || strings.Contains(s, "urn") {
+			t.Errorf("wrapped transport error: %q", s)
+		}
 	}
 }
 
@@ -427,4 +440,149 @@ func TestDeclaredProfiles(t *testing.T) {
 	}
 	got, err = NewFHIRClaimLookup(nil, srv.URL(), nil).DeclaredProfiles(context.Background(), refs)
 	check("server", got, err)
+}
+
+// leakyTransport fails every request with an error that quotes the request
+// URL (as some proxies' and tracing wrappers' errors do), or answers with a
+// body whose read fails the same way.
+type leakyTransport struct {
+	err     error // returned as is when set
+	bodyErr bool  // answer 200 with a body whose Read fails quoting the URL
+}
+
+func (lt leakyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if lt.err != nil {
+		return nil, lt.err
+	}
+	quoted := fmt.Errorf("upstream refused %s", r.URL)
+	if lt.bodyErr {
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(io.MultiReader(strings.NewReader("{"), errReader{quoted})), Request: r}, nil
+	}
+	return nil, quoted
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// errorChain returns the text of err and of every error reachable from it
+// by unwrapping (Unwrap() error and Unwrap() []error).
+func errorChain(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		out = append(out, e.Error(), fmt.Sprintf("%+v", e))
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+// TestLookupErrorUnwrapPHISafe: whatever the transport's errors say (here
+// the search URL, which holds the claim identifier), neither LookupError's
+// text nor anything reachable by unwrapping it holds the identifier, while
+// the kind of failure stays testable with errors.Is / errors.As.
+func TestLookupErrorUnwrapPHISafe(t *testing.T) {
+	const canary = "ZZCANARYZZ"
+	q := ClaimQuery{Identifiers: []ClaimIdentifier{{System: "urn:x", Value: canary}}}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}
+	for _, tc := range []struct {
+		name    string
+		tr      leakyTransport
+		is      error // errors.Is target, or nil
+		timeout bool
+	}{
+		{name: "error quoting the URL", tr: leakyTransport{}},
+		{name: "body read quoting the URL", tr: leakyTransport{bodyErr: true}, is: nil},
+		{name: "timeout quoting the URL", tr: leakyTransport{err: fmt.Errorf("GET %s: %w", "https://x/Claim?identifier=urn:x|"+canary, context.DeadlineExceeded)},
+			is: context.DeadlineExceeded, timeout: true},
+		{name: "refused", tr: leakyTransport{err: fmt.Errorf("dialing for %s: %w", canary, refused)}, is: syscall.ECONNREFUSED},
+		{name: "unexpected EOF", tr: leakyTransport{err: fmt.Errorf("%s: %w", canary, io.ErrUnexpectedEOF)}, is: io.ErrUnexpectedEOF},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := NewFHIRClaimLookup(&http.Client{Transport: tc.tr}, "https://fhir.example/r4", nil)
+			_, err := l.FindClaim(context.Background(), q)
+			var le *LookupError
+			if !errors.As(err, &le) {
+				t.Fatalf("want a *LookupError, got %v", err)
+			}
+			if !le.Temporary() {
+				t.Errorf("a transport failure is temporary: %v", err)
+			}
+			for _, s := range errorChain(err) {
+				if strings.Contains(s, canary) {
+					t.Errorf("unwrapping reaches the identifier: %q", s)
+				}
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("errors.Is(%v, %v) = false", err, tc.is)
+			}
+			var ne net.Error
+			if got := errors.As(err, &ne) && ne.Timeout(); got != tc.timeout {
+				t.Errorf("timeout = %v, want %v (%v)", got, tc.timeout, err)
+			}
+		})
+	}
+
+	// A 200 whose body is not valid FHIR: the decoder's error, which quotes
+	// the invalid value, is not kept either.
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Claim","id":"c1","status":"%s"}}]}`, canary)
+	}))
+	defer bad.Close()
+	_, err := NewFHIRClaimLookup(nil, bad.URL, nil).FindClaim(context.Background(), q)
+	if le := (*LookupError)(nil); !errors.As(err, &le) || le.Status != 200 || le.Temporary() {
+		t.Errorf("invalid FHIR: %v", err)
+	}
+	for _, s := range errorChain(err) {
+		if strings.Contains(s, canary) {
+			t.Errorf("invalid FHIR: unwrapping reaches the value: %q", s)
+		}
+	}
+
+	// The client's own timeout: still a timeout, and errors.Is
+	// context.DeadlineExceeded, without the URL.
+	release := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer ts.Close()
+	defer close(release)
+	l := NewFHIRClaimLookup(&http.Client{Timeout: 50 * time.Millisecond}, ts.URL, nil)
+	_, err = l.FindClaim(context.Background(), q)
+	var le *LookupError
+	if !errors.As(err, &le) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("client timeout: %v", err)
+	}
+	for _, s := range errorChain(err) {
+		if strings.Contains(s, canary) {
+			t.Errorf("client timeout: unwrapping reaches the identifier: %q", s)
+		}
+	}
+
+	// The caller's context: its error, as is.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	l = NewFHIRClaimLookup(nil, ts.URL, nil)
+	if _, err := l.FindClaim(ctx, q); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("caller's deadline: %v", err)
+	}
+	cctx, ccancel := context.WithCancel(context.Background())
+	ccancel()
+	if _, err := l.FindClaim(cctx, q); !errors.Is(err, context.Canceled) {
+		t.Errorf("caller's cancel: %v", err)
+	}
 }
