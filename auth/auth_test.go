@@ -330,6 +330,112 @@ func TestFailedRefreshKeepsValidToken(t *testing.T) {
 	assert.Equal(t, 503, te.StatusCode)
 }
 
+// TestFailedRefreshBacksOff: while the cached token is still valid, a token
+// endpoint that fails is not asked again on every request but after a
+// growing interval (RefreshRetryMin, doubling, at most RefreshRetryMax); once
+// the token has expired, each request asks again and its failure surfaces.
+// The clock is the package clock, moved by the test only.
+func TestFailedRefreshBacksOff(t *testing.T) {
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	var offset atomic.Int64
+	now := func() time.Time { return base.Add(time.Duration(offset.Load())) }
+	advance := func(d time.Duration) { offset.Add(int64(d)) }
+	defer auth.SetClock(now)()
+
+	var calls atomic.Int64
+	var failWith atomic.Pointer[error]
+	tr := auth.NewTransport(func(ctx context.Context) (*oauth2.Token, error) {
+		n := calls.Add(1)
+		if e := failWith.Load(); e != nil {
+			return nil, *e
+		}
+		return &oauth2.Token{AccessToken: fmt.Sprintf("token-%d", n), TokenType: "Bearer", Expiry: now().Add(3 * time.Hour)}, nil
+	}, &auth.Options{RefreshBefore: time.Hour})
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer token-") {
+			w.WriteHeader(401)
+		}
+	}))
+	defer api.Close()
+	c := &http.Client{Transport: tr}
+	fail := func(err error) { failWith.Store(&err) }
+	unavailable := &oauth2.RetrieveError{Response: &http.Response{StatusCode: 503}}
+	refused := &oauth2.RetrieveError{Response: &http.Response{StatusCode: 401}, ErrorCode: "invalid_client"}
+
+	assert.Equal(t, 200, get(t, c, api.URL))
+	require.Equal(t, int64(1), calls.Load())
+
+	for _, tc := range []struct {
+		name  string
+		cause error
+	}{{"unavailable", unavailable}, {"refused", refused}} {
+		t.Run(tc.name, func(t *testing.T) {
+			fail(tc.cause)
+			advance(2*time.Hour + time.Minute) // into the refresh window (the token's last hour)
+			before := calls.Load()
+			for range 20 {
+				assert.Equal(t, 200, get(t, c, api.URL), "the cached token is still valid")
+			}
+			assert.Equal(t, before+1, calls.Load(), "one failed refresh, then no request per API call")
+
+			// Each further attempt waits twice as long as the one before.
+			wait := auth.RefreshRetryMin
+			for attempt := int64(2); attempt <= 5; attempt++ {
+				advance(wait - time.Millisecond)
+				assert.Equal(t, 200, get(t, c, api.URL))
+				assert.Equal(t, before+attempt-1, calls.Load(), "attempt %d before %v", attempt, wait)
+				advance(time.Millisecond)
+				for range 5 {
+					assert.Equal(t, 200, get(t, c, api.URL))
+				}
+				assert.Equal(t, before+attempt, calls.Load(), "attempt %d after %v", attempt, wait)
+				wait *= 2
+			}
+
+			// The endpoint recovers: the next attempt gets a new token,
+			// which is used.
+			failWith.Store(nil)
+			advance(wait)
+			assert.Equal(t, 200, get(t, c, api.URL))
+			assert.Equal(t, before+6, calls.Load())
+			tok, err := tr.Token(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, fmt.Sprintf("token-%d", before+6), tok.AccessToken)
+		})
+	}
+
+	// The interval is capped at RefreshRetryMax (and starts over from
+	// RefreshRetryMin after a success).
+	fail(unavailable)
+	advance(2*time.Hour + time.Minute)
+	before := calls.Load()
+	get(t, c, api.URL)
+	require.Equal(t, before+1, calls.Load())
+	for wait := auth.RefreshRetryMin; wait < 8*auth.RefreshRetryMax; wait *= 2 {
+		advance(min(wait, auth.RefreshRetryMax))
+		assert.Equal(t, 200, get(t, c, api.URL))
+	}
+	n := calls.Load()
+	advance(auth.RefreshRetryMax - time.Millisecond)
+	assert.Equal(t, 200, get(t, c, api.URL))
+	assert.Equal(t, n, calls.Load(), "not before RefreshRetryMax")
+	advance(time.Millisecond)
+	assert.Equal(t, 200, get(t, c, api.URL))
+	assert.Equal(t, n+1, calls.Load(), "after RefreshRetryMax")
+
+	// Expired: no back-off, each request asks and gets the error.
+	advance(time.Hour)
+	n = calls.Load()
+	for range 3 {
+		_, err := c.Get(api.URL)
+		var te *auth.TokenError
+		require.ErrorAs(t, err, &te)
+		assert.True(t, te.Retryable())
+		assert.Equal(t, 503, te.StatusCode)
+	}
+	assert.Equal(t, n+3, calls.Load())
+}
+
 func TestUnauthorizedDropsToken(t *testing.T) {
 	_, ek := keys(t)
 	ts := newTokenServer(t, &ek.PublicKey, "ES384")

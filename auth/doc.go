@@ -14,7 +14,10 @@
 // A [Transport] caches its token and shares one token request among all
 // concurrent API requests; it fetches a new token shortly before the cached
 // one expires (see [Options].RefreshBefore) and after the API server answers
-// 401 Unauthorized.
+// 401 Unauthorized. When such an early refresh fails, the cached token, still
+// valid, keeps being used and the token endpoint is asked again only after a
+// back-off ([RefreshRetryMin], doubling up to [RefreshRetryMax]); once no
+// valid token is cached, each request asks again and gets the failure.
 //
 // # Errors
 //

@@ -19,6 +19,16 @@ const (
 	DefaultTokenTimeout = 30 * time.Second
 )
 
+// Back-off of failed refreshes; see [Transport.Token].
+const (
+	// RefreshRetryMin is how long a Transport waits after a failed refresh
+	// before asking the token endpoint again, while its cached token is
+	// still valid. The wait doubles with each consecutive failure.
+	RefreshRetryMin = time.Second
+	// RefreshRetryMax bounds that wait.
+	RefreshRetryMax = time.Minute
+)
+
 // timeNow is the clock; tests replace it.
 var timeNow = time.Now
 
@@ -64,6 +74,10 @@ type Transport struct {
 	refreshAt time.Time // zero: never (the token has no expiry)
 	call      *tokenCall
 	fetches   int
+	// failures counts the consecutive failed refreshes while tok was still
+	// valid; until retryAt, tok is used without asking again.
+	failures int
+	retryAt  time.Time
 }
 
 // tokenCall is one token request that concurrent callers wait for.
@@ -94,10 +108,16 @@ func NewTransport(fetch TokenFunc, opts *Options) *Transport {
 // Token returns a valid token, from the cache when it holds one that is not
 // due for refresh. It returns ctx.Err() when ctx is done first. When a
 // refresh fails but the cached token has not expired yet, the cached token is
-// returned.
+// returned, and the token endpoint is not asked again before a back-off
+// (RefreshRetryMin after the first failure, doubling with each consecutive
+// failure up to RefreshRetryMax), so a failing endpoint is not asked on every
+// request. Once no valid token is cached, every call asks the endpoint and
+// returns its failure.
 func (t *Transport) Token(ctx context.Context) (*oauth2.Token, error) {
 	t.mu.Lock()
-	if t.tok != nil && (t.refreshAt.IsZero() || timeNow().Before(t.refreshAt)) {
+	now := timeNow()
+	if t.tok != nil && (t.refreshAt.IsZero() || now.Before(t.refreshAt) ||
+		now.Before(t.retryAt) && now.Before(t.tok.Expiry)) {
 		tok := t.tok
 		t.mu.Unlock()
 		return tok, nil
@@ -139,6 +159,7 @@ func (t *Transport) run(ctx context.Context, c *tokenCall) {
 	switch {
 	case err == nil:
 		t.tok = tok
+		t.failures, t.retryAt = 0, time.Time{}
 		t.refreshAt = time.Time{}
 		if !tok.Expiry.IsZero() {
 			margin := t.early
@@ -149,7 +170,10 @@ func (t *Transport) run(ctx context.Context, c *tokenCall) {
 		}
 		c.tok = tok
 	case t.tok != nil && (t.tok.Expiry.IsZero() || now.Before(t.tok.Expiry)):
-		// The refresh failed but the cached token is still good: keep using it.
+		// The refresh failed but the cached token is still good: keep using
+		// it, and back off before asking again.
+		t.failures++
+		t.retryAt = now.Add(refreshRetry(t.failures))
 		c.tok = t.tok
 	default:
 		c.err = err
@@ -206,3 +230,13 @@ func (t *Transport) CloseIdleConnections() {
 }
 
 var errMalformed = errors.New("auth: malformed token response")
+
+// refreshRetry is the back-off after the n-th consecutive failed refresh
+// (n >= 1): RefreshRetryMin doubled n-1 times, at most RefreshRetryMax.
+func refreshRetry(n int) time.Duration {
+	d := RefreshRetryMin
+	for i := 1; i < n && d < RefreshRetryMax; i++ {
+		d *= 2
+	}
+	return min(d, RefreshRetryMax)
+}
