@@ -512,6 +512,18 @@ func TestTokenErrorClassification(t *testing.T) {
 		{"500", json400(500, canary), true, 500, "", false},
 		{"503", json400(503, ``), true, 503, "", false},
 		{"200 not json", json400(200, `not json `+canary), false, 0, "", false},
+		// A 200 whose body was cut: the answer is not malformed, it did not
+		// arrive whole; trying again may help.
+		{"200 cut mid-body", func(w http.ResponseWriter) {
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"+
+					`{"access_token":"tok-%s","token_type":"bea`, canary)
+				buf.Flush()
+				conn.Close()
+			}
+		}, true, 0, "", false},
+		{"200 truncated JSON", json400(200, `{"access_token":"tok-`+canary+`","token_type":"bea`), true, 0, "", false},
 		{"200 no access_token", json400(200, `{"token_type":"bearer","note":"`+canary+`"}`), false, 0, "", false},
 		{"reset", func(w http.ResponseWriter) {
 			conn, _, err := http.NewResponseController(w).Hijack()

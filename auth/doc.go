@@ -24,10 +24,10 @@
 // A failed token request surfaces from RoundTrip (and so from
 // http.Client.Do, wrapped in a *url.Error) as a [*TokenError]. Its
 // Retryable method says whether trying later may help (the token endpoint
-// was unreachable, timed out, or answered 408, 429 or 5xx); a refusal (400,
-// 401, 403: wrong credentials, unknown client, scope not granted) is
-// permanent and wraps [ErrTokenRejected]. Callers such as restsink use
-// Retryable to classify the failure.
+// was unreachable, timed out, answered 408, 429 or 5xx, or its answer was
+// cut short); a refusal (400, 401, 403: wrong credentials, unknown client,
+// scope not granted) is permanent and wraps [ErrTokenRejected]. Callers such
+// as restsink use Retryable to classify the failure.
 //
 // # PHI
 //

@@ -2,10 +2,13 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
+	"strings"
 
 	"golang.org/x/oauth2"
 )
@@ -52,8 +55,10 @@ func (e *TokenError) Error() string {
 func (e *TokenError) Unwrap() error { return e.Err }
 
 // Retryable reports whether the token request may succeed if tried again
-// later: the endpoint was unreachable or timed out, or it answered 408, 429
-// or 5xx. Sinks use it to classify the failure of an API request.
+// later: the endpoint was unreachable or timed out, it answered 408, 429 or
+// 5xx, or its answer was cut short (the connection dropped mid-body, or the
+// JSON ends in the middle of a value). Sinks use it to classify the failure
+// of an API request.
 func (e *TokenError) Retryable() bool { return e.retryable }
 
 // registeredCodes are RFC 6749 §5.2's error codes (plus the two of §4.1.2.1
@@ -103,9 +108,41 @@ func classify(err error) error {
 	if errors.As(err, &ne) {
 		return &TokenError{Err: netCause(ne), retryable: true}
 	}
+	if cut, timeout := cutShort(err); cut {
+		// The answer did not arrive whole: trying again may get all of it.
+		if timeout {
+			return &TokenError{Err: errors.New("auth: token request timed out"), retryable: true}
+		}
+		return &TokenError{Err: errCutShort, retryable: true}
+	}
 	// Anything else (oauth2's "server response missing access_token", a
 	// response that is not JSON) is a malformed answer: not retryable.
 	return &TokenError{Err: errMalformed}
+}
+
+// errCutShort is the cause of a token response that ended early.
+var errCutShort = fmt.Errorf("auth: token response cut short: %w", io.ErrUnexpectedEOF)
+
+// cutShort reports whether a token fetch failed because the response body
+// ended early (the connection dropped mid-body, or the JSON stops in the
+// middle of a value), and whether that was a timeout. golang.org/x/oauth2
+// formats these failures with %v, losing the cause, so its messages are
+// matched too: "oauth2: cannot fetch token: <read error>" is only returned
+// for a failed body read, and encoding/json says "unexpected end of JSON
+// input" only of truncated input.
+func cutShort(err error) (cut, timeout bool) {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return true, false
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) && se.Error() == "unexpected end of JSON input" {
+		return true, false
+	}
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "oauth2: cannot fetch token: "); ok {
+		return true, strings.Contains(rest, "Client.Timeout") || strings.Contains(rest, "deadline exceeded")
+	}
+	return strings.HasPrefix(msg, "oauth2: cannot parse json: ") && strings.HasSuffix(msg, "unexpected end of JSON input"), false
 }
 
 // netCause reduces a transport error to its kind, so that no URL (which
