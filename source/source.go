@@ -33,6 +33,9 @@ import (
 // ErrSettled is returned when a message is acked or nacked a second time.
 var ErrSettled = errors.New("source: message already settled")
 
+// ErrClosed is returned (possibly wrapped) by Read after Close.
+var ErrClosed = errors.New("source: closed")
+
 // AckFunc settles a message: a nil err acknowledges it, a non-nil err asks
 // for redelivery (the error says why, without PHI).
 type AckFunc func(ctx context.Context, err error) error
