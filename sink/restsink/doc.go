@@ -46,8 +46,9 @@
 // the batch not yet sent fail with the same error rather than being sent. A
 // 4xx is permanent for its op: 409 and 412 wrap [sink.ErrConflict], anything
 // else [sink.ErrInvalid]; 401 is retryable because credentials may be
-// refreshed. A token request failure of an auth Transport is retryable or
-// permanent as its Retryable method says.
+// refreshed. A token request failure of an auth Transport (or of another
+// transport whose error has a Retryable method) is retryable or permanent as
+// its Retryable method says.
 //
 // A transaction is all or nothing. When the server rejects one with an
 // OperationOutcome whose expressions name entries (Bundle.entry[n]...), those
@@ -73,10 +74,16 @@
 //
 // Resources hold PHI. Errors name the HTTP method, the resource type and id
 // (fhirsync ids are PHI-free), the HTTP status, and the OperationOutcome's
-// issue severities, codes and FHIRPath expressions; never a request URL's
-// query, an identifier value, or the server's free text. The free text
-// (issue diagnostics and details) is reachable only through
-// [Error.Diagnostics], which returns PHI.
+// issue severities and codes (only codes of their R4 value sets; anything
+// else prints as "unknown") and plain FHIRPath element paths; never a request
+// URL's query, an identifier value, or the server's free text. A transport
+// failure is named by its kind (timeout, connection refused, connection
+// reset, malformed HTTP response, ...), never by the text net/http or a
+// RoundTripper gave it, which can quote the server's status line or headers
+// or the request URL; such errors are not wrapped either, only a sentinel
+// (context.DeadlineExceeded, syscall.ECONNRESET, io.ErrUnexpectedEOF, ...)
+// is. The free text (issue diagnostics and details) is reachable only
+// through [Error.Diagnostics], which returns PHI.
 //
 // [MatchIdentifier] puts the identifier's system and value in the request
 // URL of a Single request, and URLs end up in access logs: when identifier

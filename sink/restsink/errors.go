@@ -3,19 +3,22 @@ package restsink
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/fhirsync/fhirsync/auth"
 	"github.com/fhirsync/fhirsync/sink"
 )
 
@@ -48,9 +51,11 @@ var (
 
 // Issue is one OperationOutcome issue, without its free text.
 type Issue struct {
-	// Severity is fatal, error, warning or information.
+	// Severity is fatal, error, warning or information ("unknown" when the
+	// server sent another value).
 	Severity string
-	// Code is the IssueType code (invalid, required, conflict, ...).
+	// Code is the R4 IssueType code (invalid, required, conflict, ...), or
+	// "unknown" when the server sent a value outside that value set.
 	Code string
 	// Expression lists the FHIRPath expressions of the elements concerned
 	// ("Patient.birthDate", "Bundle.entry[3].resource"); expressions that
@@ -80,8 +85,10 @@ type Error struct {
 	// Issues are the OperationOutcome's issues, without free text.
 	Issues []Issue
 	// Err is the cause: sink.ErrInvalid, sink.ErrConflict, ErrAuth,
-	// ErrUnsupported, ErrUnavailable, ErrBadResponse, or a
-	// network error.
+	// ErrUnsupported, ErrUnavailable, ErrBadResponse, wrapping for a
+	// network failure its kind (which unwraps to a sentinel such as
+	// context.DeadlineExceeded or syscall.ECONNRESET only, and satisfies
+	// net.Error) and for a token failure the *auth.TokenError.
 	Err error
 
 	diagnostics string
@@ -155,8 +162,6 @@ type outcome struct {
 }
 
 var (
-	// safeToken is an issue code or severity: a lower-case code.
-	safeToken = regexp.MustCompile(`^[a-z][a-z-]{0,39}$`)
 	// safeExpression is a plain FHIRPath element path: names, dots and
 	// numeric indexes; anything else (functions, literals) could quote a value.
 	safeExpression  = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*(\[[0-9]+\])?(\.[a-z_][A-Za-z0-9_]*(\[[0-9]+\])?)*$`)
@@ -185,7 +190,7 @@ func parseOutcome(body []byte) outcome {
 	var out outcome
 	var diag []string
 	for _, is := range oo.Issue {
-		x := Issue{Severity: safe(safeToken, is.Severity), Code: safe(safeToken, is.Code)}
+		x := Issue{Severity: known(isSeverity, is.Severity), Code: known(isIssueCode, is.Code)}
 		paths := is.Expression
 		if len(paths) == 0 {
 			paths = is.Location
@@ -207,11 +212,39 @@ func parseOutcome(body []byte) outcome {
 	return out
 }
 
-func safe(re *regexp.Regexp, s string) string {
-	if re.MatchString(s) {
+// known returns s when ok says it is a code of its closed value set, else
+// "unknown": a server can put any text in a code.
+func known(ok func(string) bool, s string) string {
+	if ok(s) {
 		return s
 	}
 	return "unknown"
+}
+
+// isSeverity reports whether s is a code of the FHIR R4 IssueSeverity value
+// set.
+func isSeverity(s string) bool {
+	switch s {
+	case "fatal", "error", "warning", "information":
+		return true
+	}
+	return false
+}
+
+// isIssueCode reports whether s is a code of the FHIR R4 IssueType value set
+// (the required binding of OperationOutcome.issue.code), so that only those
+// fixed words, never free text a server put in the code, reach Error.
+func isIssueCode(s string) bool {
+	switch s {
+	case "invalid", "structure", "required", "value", "invariant",
+		"security", "login", "unknown", "expired", "forbidden", "suppressed",
+		"processing", "not-supported", "duplicate", "multiple-matches", "not-found",
+		"deleted", "too-long", "code-invalid", "extension", "too-costly",
+		"business-rule", "conflict", "transient", "lock-error", "no-store",
+		"exception", "timeout", "incomplete", "throttled", "informational":
+		return true
+	}
+	return false
 }
 
 func clip(s string, n int) string {
@@ -342,16 +375,26 @@ func classifyStatus(e *Error, status int, after time.Duration, bundle bool) (err
 type errRetryable interface{ Retryable() bool }
 
 // classifyTransport classifies a failed HTTP round trip. ctx is the caller's
-// context: when it is done, its error is returned as is.
+// context: when it is done, its error is returned as is. The error's text is
+// never kept: net/http's errors quote what the server sent (a malformed
+// status line or header), a *url.Error holds the request URL (a conditional
+// URL holds an identifier value), and a RoundTripper's errors may quote
+// either. Only the kind of failure is, in restsink's words (see netError).
 func classifyTransport(ctx context.Context, e *Error, err error) (error, scope) {
 	if ctx.Err() != nil {
 		return ctx.Err(), scopeFatal
 	}
 	var r errRetryable
 	if errors.As(err, &r) {
-		// A failure of an authenticating transport (a token request); its
-		// text is secret-free by contract.
-		cause, _ := r.(error)
+		// A failure of an authenticating transport (a token request). An
+		// *auth.TokenError prints only the HTTP status, a registered OAuth
+		// error code and auth's own words; another transport's error may say
+		// anything, so only its classification is kept.
+		var cause error = &netError{kind: "authenticating transport failed"}
+		var te *auth.TokenError
+		if errors.As(err, &te) {
+			cause = te
+		}
 		if r.Retryable() {
 			e.Err = fmt.Errorf("%w: %w", ErrUnavailable, cause)
 			return sink.Retryable(e, 0), scopeServer
@@ -375,28 +418,75 @@ func classifyTransport(ctx context.Context, e *Error, err error) (error, scope) 
 	return sink.Retryable(e, 0), scopeOp
 }
 
-// netCause strips a *url.Error (whose text holds the URL, and a conditional
-// URL holds an identifier value) down to its cause.
-func netCause(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return timeoutError{err}
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return timeoutError{err}
-	}
-	return err
+// netError is the kind of a transport failure in restsink's own words. It
+// unwraps to a sentinel only (context.DeadlineExceeded,
+// os.ErrDeadlineExceeded, context.Canceled, a syscall.Errno such as
+// ECONNREFUSED or ECONNRESET, io.ErrUnexpectedEOF, io.EOF), never to the
+// error it classifies, whose text may hold the server's or the URL's.
+type netError struct {
+	kind     string
+	timeout  bool
+	sentinel error
 }
 
-// timeoutError names a timeout uniformly while keeping the cause for
-// errors.Is.
-type timeoutError struct{ err error }
+func (e *netError) Error() string   { return e.kind }
+func (e *netError) Unwrap() error   { return e.sentinel }
+func (e *netError) Timeout() bool   { return e.timeout }
+func (e *netError) Temporary() bool { return true }
 
-func (t timeoutError) Error() string   { return "timeout" }
-func (t timeoutError) Unwrap() error   { return t.err }
-func (t timeoutError) Timeout() bool   { return true }
-func (t timeoutError) Temporary() bool { return true }
+// netSentinels are the sentinels a netError may unwrap to, with their kind,
+// most specific first.
+var netSentinels = []struct {
+	err  error
+	kind string
+}{
+	{context.DeadlineExceeded, "timeout"},
+	{os.ErrDeadlineExceeded, "timeout"},
+	{syscall.ETIMEDOUT, "timeout"},
+	{context.Canceled, "request canceled"},
+	{syscall.ECONNREFUSED, "connection refused"},
+	{syscall.ECONNRESET, "connection reset"},
+	{syscall.ECONNABORTED, "connection aborted"},
+	{syscall.EPIPE, "broken pipe"},
+	{syscall.EHOSTUNREACH, "host unreachable"},
+	{syscall.ENETUNREACH, "network unreachable"},
+	{io.ErrUnexpectedEOF, "response cut short"},
+	{io.EOF, "connection closed"},
+}
+
+// netCause reduces a transport error to a *netError.
+func netCause(err error) error {
+	out := &netError{kind: "network error"}
+	for _, s := range netSentinels {
+		if errors.Is(err, s.err) {
+			out.kind, out.sentinel = s.kind, s.err
+			break
+		}
+	}
+	var ne net.Error
+	if out.kind == "timeout" || errors.As(err, &ne) && ne.Timeout() {
+		out.kind, out.timeout = "timeout", true
+		return out
+	}
+	if out.sentinel != nil {
+		return out
+	}
+	var dns *net.DNSError
+	var oe *net.OpError
+	var rh tls.RecordHeaderError
+	switch msg := err.Error(); {
+	case errors.As(err, &dns):
+		out.kind = "DNS lookup failed"
+	case errors.As(err, &rh):
+		out.kind = "TLS handshake failed"
+	case strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "malformed MIME header") ||
+		strings.Contains(msg, "bad Content-Length") || strings.Contains(msg, "invalid Trailer") ||
+		strings.Contains(msg, "unsupported transfer encoding") || strings.Contains(msg, "malformed chunked encoding"):
+		// net/http's errors about a response it cannot parse are not typed;
+		// the text is matched here, never printed.
+		out.kind = "malformed HTTP response"
+	case errors.As(err, &oe) && (oe.Op == "dial" || oe.Op == "read" || oe.Op == "write"):
+		out.kind = "network error (" + oe.Op + ")"
+	}
+	return out
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -898,3 +899,113 @@ func TestWriteLeavesResourcesAlone(t *testing.T) {
 		assert.True(t, proto.Equal(before, c), "Write modified the caller's Claim")
 	}
 }
+
+// rawResponder answers every request with raw bytes on the hijacked
+// connection, then closes it.
+func rawResponder(raw string) func(recorded, http.ResponseWriter) {
+	return func(_ recorded, w http.ResponseWriter) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		buf.WriteString(raw)
+		buf.Flush()
+		conn.Close()
+	}
+}
+
+// TestServerTextNotInErrors: whatever the server sends (a status line, a
+// header, issue codes, a body cut short) in upper or lower case, the errors
+// of Write and Probe, and every error they wrap, print only restsink's own
+// classification, never the server's text.
+func TestServerTextNotInErrors(t *testing.T) {
+	lower := strings.ToLower(sinktest.Canary)
+	for _, tc := range []struct {
+		name   string
+		answer func(recorded, http.ResponseWriter)
+		target error
+		// written: the status line was a 2xx, which is all single requests
+		// and transactions need.
+		written bool
+		says    string // restsink's classification, in the Write error
+	}{
+		{"status code", rawResponder("HTTP/1.1 " + sinktest.Canary + "\r\n\r\n"), restsink.ErrUnavailable, false, "malformed HTTP response"},
+		{"status line", rawResponder(sinktest.Canary + " 200 OK\r\n\r\n"), restsink.ErrUnavailable, false, "malformed HTTP response"},
+		{"protocol version", rawResponder("HTTP/1." + sinktest.Canary + " 200 OK\r\n\r\n"), restsink.ErrUnavailable, false, "malformed HTTP response"},
+		{"content length", rawResponder("HTTP/1.1 200 OK\r\nContent-Length: " + sinktest.Canary + "\r\n\r\n"), restsink.ErrUnavailable, false, "malformed HTTP response"},
+		{"header line", rawResponder("HTTP/1.1 200 OK\r\n" + sinktest.Canary + "\r\n\r\n"), restsink.ErrUnavailable, false, "malformed HTTP response"},
+		{"reason phrase", rawResponder("HTTP/1.1 503 " + sinktest.Canary + "\r\nContent-Length: 0\r\n\r\n"), restsink.ErrUnavailable, false, "HTTP 503"},
+		{"body cut short", rawResponder("HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"resourceType\":\"" + sinktest.Canary), restsink.ErrBadResponse, true, "response body cut short"},
+		{"lower-case issue code and severity", func(_ recorded, w http.ResponseWriter) {
+			w.WriteHeader(400)
+			fmt.Fprintf(w, `{"resourceType":"OperationOutcome","issue":[{"severity":%q,"code":%q,"diagnostics":%q}]}`, lower, lower, lower)
+		}, sink.ErrInvalid, false, "HTTP 400: sink: invalid resource; unknown unknown"},
+	} {
+		for _, mode := range []restsink.Mode{restsink.Single, restsink.Batch, restsink.Transaction} {
+			t.Run(tc.name+"/"+mode.String(), func(t *testing.T) {
+				f := newFake(t, tc.answer)
+				s := newSink(t, f.base(), nil, &restsink.Options{Mode: mode, Match: restsink.MatchIdentifier})
+				err := s.Write(t.Context(), sink.Upserts(sinktest.Patient(1), sinktest.Patient(2)))
+				if tc.written && mode != restsink.Batch {
+					require.NoError(t, err)
+				} else {
+					require.Error(t, err)
+					sinktest.CheckNoCanary(t, err)
+					assert.ErrorIs(t, err, tc.target)
+					assert.Contains(t, err.Error(), tc.says)
+				}
+				_, err = s.Probe(t.Context())
+				require.Error(t, err)
+				sinktest.CheckNoCanary(t, err)
+			})
+		}
+	}
+
+	// A RoundTripper's own errors (a proxy's, a tracing wrapper's, another
+	// authenticating transport's) may quote the request URL, which holds the
+	// identifier of a conditional update: only their kind is kept.
+	p := sinktest.Patient(1)
+	p.Identifier[0].Value = &dtpb.String{Value: sinktest.Canary}
+	for _, tc := range []struct {
+		name      string
+		rt        roundTripFunc
+		retryable bool
+		target    error
+	}{
+		{"quoting the URL", func(r *http.Request) (*http.Response, error) {
+			return nil, fmt.Errorf("proxy refused %s", r.URL)
+		}, true, restsink.ErrUnavailable},
+		{"quoting the URL around a reset", func(r *http.Request) (*http.Response, error) {
+			return nil, fmt.Errorf("proxy: %s: %w", r.URL, syscall.ECONNRESET)
+		}, true, syscall.ECONNRESET},
+		{"retryable token failure of another transport", func(r *http.Request) (*http.Response, error) {
+			return nil, foreignTokenError{"token for " + r.URL.String(), true}
+		}, true, restsink.ErrUnavailable},
+		{"permanent token failure of another transport", func(r *http.Request) (*http.Response, error) {
+			return nil, foreignTokenError{"token for " + r.URL.String(), false}
+		}, false, restsink.ErrAuth},
+	} {
+		t.Run("RoundTripper "+tc.name, func(t *testing.T) {
+			s := newSink(t, "http://fhir.invalid/r4", &http.Client{Transport: tc.rt}, &restsink.Options{Match: restsink.MatchIdentifier})
+			err := s.Write(t.Context(), sink.Upserts(p))
+			require.Error(t, err)
+			sinktest.CheckNoCanary(t, err)
+			assert.Equal(t, tc.retryable, sink.IsRetryable(err), "%v", err)
+			assert.ErrorIs(t, err, tc.target)
+		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// foreignTokenError is a token failure of an authenticating transport other
+// than package auth's, which says whether it is retryable.
+type foreignTokenError struct {
+	text      string
+	retryable bool
+}
+
+func (e foreignTokenError) Error() string   { return e.text }
+func (e foreignTokenError) Retryable() bool { return e.retryable }
