@@ -1,0 +1,677 @@
+package fhirsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirsync/fhirsync/fhirmap"
+	"github.com/fhirsync/fhirsync/resource"
+	"github.com/fhirsync/fhirsync/sink"
+	"github.com/fhirsync/fhirsync/source"
+)
+
+// Run moves what src delivers through conv into dst until ctx is done, src
+// is finite and exhausted (it returns nil once every message is settled), or
+// a failure stops it. It neither closes src nor dst.
+//
+// Messages are read ahead (up to Options.MaxInFlight), converted in parallel
+// (Options.Converters) and their resources gathered into batches
+// (Options.BatchSize, Options.BatchWait) in the order the source gave the
+// messages; up to Options.Writers batches are written at once, never two
+// that share a resource. Within a batch, a later version of a resource
+// replaces an earlier one.
+//
+// A message is acked once every resource converted from it is written (or
+// skipped by the stale-update guard) and every rejection found in it is
+// recorded by Options.Reject. Retryable failures (a conversion whose
+// terminology server or claim lookup could not answer, a sink's
+// [sink.RetryableError], a retryable op of a [sink.BatchError]) are retried
+// with back-off, honouring Retry-After; a message whose conversion or write
+// is given up on (Options.MaxAttempts) is nacked. Permanent failures (a
+// syntax or mapping error, an op the sink refuses for good) are rejections.
+//
+// Run stops with an error when the sink fails a whole Write permanently
+// (a configuration or authorization problem: nothing can be written), when
+// Source.Read keeps failing (Options.MaxReadAttempts), or at a permanent
+// failure when Options.Reject is nil. Messages not settled then stay unacked
+// and are delivered again when the service restarts. When ctx is done Run
+// returns ctx's error (its cause, when it has one).
+func Run(ctx context.Context, src source.Source, conv fhirmap.Converter, dst sink.Sink, opts *Options) error {
+	if src == nil || conv == nil || dst == nil {
+		return errors.New("fhirsync: Run needs a source, a converter and a sink")
+	}
+	o := opts.withDefaults()
+	e := &engine{src: src, conv: conv, dst: dst, o: o, log: o.Logger, ins: newInstruments(o.MeterProvider)}
+	e.tracer = tracer(o.TracerProvider)
+	return e.run(ctx)
+}
+
+// engine is the state of one Run.
+type engine struct {
+	src    source.Source
+	conv   fhirmap.Converter
+	dst    sink.Sink
+	o      Options
+	log    *slog.Logger
+	ins    *instruments
+	tracer trace.Tracer
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	slots   chan struct{}  // one per message in flight
+	convCh  chan *msgState // messages to convert
+	orderCh chan *msgState // every message, in read order, for the batcher
+	writers chan struct{}  // one per Write in flight
+	wg      sync.WaitGroup // writers and rejecters started by the batcher
+
+	keysMu sync.Mutex
+	keysOK *sync.Cond          // signalled when a batch releases its keys
+	busy   map[string]struct{} // resources of the batches in flight
+	latest map[string]string   // newest source version queued per resource, until written
+}
+
+// msgState follows one message from Read to its ack or nack.
+type msgState struct {
+	msg       *source.Message
+	converted chan struct{} // closed when conversion ended
+	res       []proto.Message
+	reject    error // a permanent conversion failure (the whole message, or some records of it)
+	giveUp    error // conversion given up on, or abandoned: the message is nacked, or left
+	abandoned bool  // the run is stopping: leave the message unsettled
+
+	mu      sync.Mutex
+	pending int   // ops and rejections not yet done, +1 while the batcher adds
+	nack    error // set when some part was given up on
+	left    bool  // some part was abandoned: never settle
+}
+
+// pop is an op of a batch with the messages whose resources it writes.
+type pop struct {
+	op      sink.Op
+	key     string // "Type/id"
+	version string // source version, "" when none
+	owners  []*msgState
+}
+
+// batch is a set of ops written by one Sink.Write.
+type batch struct {
+	ops []*pop
+	idx map[string]int // key → index in ops
+}
+
+func (e *engine) run(parent context.Context) error {
+	e.ctx, e.cancel = context.WithCancelCause(parent)
+	defer e.cancel(nil)
+	e.slots = make(chan struct{}, e.o.MaxInFlight)
+	e.convCh = make(chan *msgState, e.o.MaxInFlight)
+	e.orderCh = make(chan *msgState, e.o.MaxInFlight)
+	e.writers = make(chan struct{}, e.o.Writers)
+	e.busy = make(map[string]struct{})
+	e.latest = make(map[string]string)
+	e.keysOK = sync.NewCond(&e.keysMu)
+	stop := context.AfterFunc(e.ctx, func() {
+		e.keysMu.Lock()
+		e.keysOK.Broadcast()
+		e.keysMu.Unlock()
+	})
+	defer stop()
+
+	var stages sync.WaitGroup
+	stages.Go(e.read)
+	for range e.o.Converters {
+		stages.Go(e.convertLoop)
+	}
+	stages.Go(e.batchLoop)
+	stages.Wait()
+	e.wg.Wait()
+	if err := context.Cause(e.ctx); err != nil && e.ctx.Err() != nil {
+		if parent.Err() != nil {
+			return context.Cause(parent)
+		}
+		return err
+	}
+	return nil
+}
+
+// fail stops the run with err.
+func (e *engine) fail(err error) {
+	e.log.LogAttrs(context.Background(), slog.LevelError, "fhirsync: run stopped", slog.String("error", err.Error()))
+	e.cancel(err)
+}
+
+// read reads messages until the source ends or the run stops.
+func (e *engine) read() {
+	defer close(e.orderCh)
+	defer close(e.convCh)
+	failures := 0
+	for {
+		msgs, err := e.src.Read(e.ctx)
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+				return
+			case e.ctx.Err() != nil:
+				return
+			case errors.Is(err, source.ErrClosed):
+				e.fail(fmt.Errorf("fhirsync: source read: %w", err))
+				return
+			}
+			failures++
+			e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: source read failed", slog.String("error", err.Error()), slog.Int("attempt", failures))
+			if failures >= e.o.MaxReadAttempts {
+				e.fail(fmt.Errorf("fhirsync: source read failed %d times: %w", failures, err))
+				return
+			}
+			if !e.sleep(e.o.Backoff.delay(failures)) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		for _, m := range msgs {
+			select {
+			case e.slots <- struct{}{}:
+			case <-e.ctx.Done():
+				return
+			}
+			st := &msgState{msg: m, converted: make(chan struct{}), pending: 1}
+			e.ins.read(e.ctx)
+			e.orderCh <- st // buffered for MaxInFlight: never blocks
+			e.convCh <- st
+		}
+	}
+}
+
+// convertLoop converts messages until there are no more.
+func (e *engine) convertLoop() {
+	for st := range e.convCh {
+		e.convert(st)
+	}
+}
+
+// convert converts one message, retrying transient failures.
+func (e *engine) convert(st *msgState) {
+	defer close(st.converted)
+	ctx, span := e.tracer.Start(e.ctx, "fhirsync.convert", trace.WithAttributes(attribute.String("fhirsync.message.id", st.msg.ID)))
+	defer span.End()
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		res, err := e.safeConvert(ctx, st.msg)
+		e.ins.convertTime(ctx, time.Since(start))
+		if err == nil {
+			st.res = res
+			return
+		}
+		span.RecordError(errors.New(err.Error()))
+		var ce *fhirmap.ConvertError
+		switch {
+		case errors.As(err, &ce):
+			// Some records failed for good; the others' resources are written.
+			st.res, st.reject = res, err
+			return
+		case e.ctx.Err() != nil:
+			st.abandoned = true
+			return
+		case e.o.Retryable(err):
+			if e.o.MaxAttempts > 0 && attempt >= e.o.MaxAttempts {
+				st.giveUp = err
+				return
+			}
+			e.log.LogAttrs(ctx, slog.LevelWarn, "fhirsync: convert failed, retrying", slog.Any("message", st.msg), slog.String("error", err.Error()), slog.Int("attempt", attempt))
+			if !e.sleep(e.o.Backoff.delay(attempt)) {
+				st.abandoned = true
+				return
+			}
+		default:
+			st.reject = err
+			span.SetStatus(codes.Error, "rejected")
+			return
+		}
+	}
+}
+
+// errConverterPanic replaces the value of a converter's panic, which could
+// hold PHI.
+var errConverterPanic = errors.New("fhirsync: the converter panicked")
+
+func (e *engine) safeConvert(ctx context.Context, m *source.Message) (res []proto.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, errConverterPanic
+		}
+	}()
+	return e.conv.Convert(ctx, m)
+}
+
+// batchLoop takes the converted messages in read order and gathers their
+// resources into batches.
+func (e *engine) batchLoop() {
+	var cur *batch
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func() {
+		if cur != nil && len(cur.ops) > 0 {
+			e.dispatch(cur)
+		}
+		cur = nil
+		timer.Stop()
+	}
+	defer func() {
+		if e.ctx.Err() == nil {
+			flush()
+		}
+	}()
+	for {
+		var st *msgState
+		var ok bool
+		select {
+		case st, ok = <-e.orderCh:
+			if !ok {
+				return
+			}
+		case <-timer.C:
+			flush()
+			continue
+		case <-e.ctx.Done():
+			return
+		}
+	wait:
+		for {
+			select {
+			case <-st.converted:
+				break wait
+			case <-timer.C:
+				flush()
+			case <-e.ctx.Done():
+				return
+			}
+		}
+		if st.abandoned {
+			continue // the run is stopping
+		}
+		if st.giveUp != nil {
+			e.giveUp(st, st.giveUp)
+			e.done(st)
+			continue
+		}
+		if st.reject != nil {
+			e.rejectAsync(st, &Rejection{Message: st.msg, Stage: StageConvert, Err: st.reject, Time: time.Now()})
+		}
+		for _, r := range st.res {
+			if cur == nil {
+				cur = &batch{idx: make(map[string]int)}
+			}
+			if !e.add(cur, st, r) {
+				return
+			}
+			if len(cur.ops) >= e.o.BatchSize {
+				flush()
+			} else if len(cur.ops) == 1 {
+				timer.Reset(e.o.BatchWait)
+			}
+		}
+		e.done(st)
+	}
+}
+
+// add adds resource r of message st to batch b, unless the stale-update guard
+// skips it. It returns false when the run is stopping.
+func (e *engine) add(b *batch, st *msgState, r proto.Message) bool {
+	key, err := resource.Key(r)
+	if err != nil {
+		// A converter's bug: a resource without a type or id cannot be written.
+		e.rejectAsync(st, &Rejection{Message: st.msg, Stage: StageConvert, Err: fmt.Errorf("fhirsync: converter returned an unwritable resource: %w", err), Time: time.Now()})
+		return true
+	}
+	version := ""
+	if !e.o.DisableStaleGuard {
+		version = SourceVersion(r)
+	}
+	if version != "" {
+		newest, ok := e.newestVersion(key)
+		if !ok {
+			return false
+		}
+		if newest > version {
+			e.ins.stale(e.ctx, resource.Type(r))
+			e.log.LogAttrs(e.ctx, slog.LevelDebug, "fhirsync: stale resource skipped", slog.String("resource", key), slog.String("version", version), slog.String("newest", newest))
+			return true
+		}
+		e.keysMu.Lock()
+		e.latest[key] = version
+		e.keysMu.Unlock()
+	}
+	st.mu.Lock()
+	st.pending++
+	st.mu.Unlock()
+	if i, ok := b.idx[key]; ok {
+		// A later version of the resource replaces the queued one.
+		p := b.ops[i]
+		p.op, p.version = sink.Op{Resource: r}, version
+		p.owners = append(p.owners, st)
+		return true
+	}
+	b.idx[key] = len(b.ops)
+	b.ops = append(b.ops, &pop{op: sink.Op{Resource: r}, key: key, version: version, owners: []*msgState{st}})
+	return true
+}
+
+// newestVersion returns the newest source version known for key: queued,
+// or remembered by the VersionStore (asked again until it answers).
+func (e *engine) newestVersion(key string) (string, bool) {
+	e.keysMu.Lock()
+	v, ok := e.latest[key]
+	e.keysMu.Unlock()
+	if ok {
+		return v, true
+	}
+	for attempt := 1; ; attempt++ {
+		v, err := e.o.Versions.Get(e.ctx, key)
+		if err == nil {
+			return v, true
+		}
+		e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: version store failed, retrying", slog.String("error", err.Error()), slog.Int("attempt", attempt))
+		if !e.sleep(e.o.Backoff.delay(attempt)) {
+			return "", false
+		}
+	}
+}
+
+// dispatch starts writing b once none of its resources is in flight and a
+// writer is free.
+func (e *engine) dispatch(b *batch) {
+	e.keysMu.Lock()
+	for e.ctx.Err() == nil && e.conflicts(b) {
+		e.keysOK.Wait()
+	}
+	if e.ctx.Err() != nil {
+		e.keysMu.Unlock()
+		return
+	}
+	for _, p := range b.ops {
+		e.busy[p.key] = struct{}{}
+	}
+	e.keysMu.Unlock()
+	select {
+	case e.writers <- struct{}{}:
+	case <-e.ctx.Done():
+		return
+	}
+	e.wg.Go(func() {
+		defer func() { <-e.writers }()
+		defer e.release(b)
+		e.write(b)
+	})
+}
+
+func (e *engine) conflicts(b *batch) bool {
+	for _, p := range b.ops {
+		if _, ok := e.busy[p.key]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// release frees the resources of b for later batches.
+func (e *engine) release(b *batch) {
+	e.keysMu.Lock()
+	for _, p := range b.ops {
+		delete(e.busy, p.key)
+	}
+	e.keysOK.Broadcast()
+	e.keysMu.Unlock()
+}
+
+// write writes the ops of b, retrying what is retryable.
+func (e *engine) write(b *batch) {
+	ops := b.ops
+	for attempt := 1; len(ops) > 0; attempt++ {
+		ctx, span := e.tracer.Start(e.ctx, "fhirsync.write", trace.WithAttributes(attribute.Int("fhirsync.ops", len(ops)), attribute.Int("fhirsync.attempt", attempt)))
+		list := make([]sink.Op, len(ops))
+		for i, p := range ops {
+			list[i] = p.op
+		}
+		start := time.Now()
+		err := e.dst.Write(ctx, list)
+		e.ins.writeTime(ctx, time.Since(start))
+		if err == nil {
+			span.End()
+			e.written(ops)
+			return
+		}
+		span.RecordError(errors.New(err.Error()))
+		span.SetStatus(codes.Error, "write failed")
+		span.End()
+		if e.ctx.Err() != nil {
+			e.abandon(ops)
+			return
+		}
+		var retry []*pop
+		var after time.Duration
+		var be *sink.BatchError
+		switch {
+		case errors.As(err, &be):
+			failed := make(map[int]error, len(be.Failed))
+			for _, f := range be.Failed {
+				failed[f.Index] = f.Err
+			}
+			var ok []*pop
+			for i, p := range ops {
+				ferr, bad := failed[i]
+				switch {
+				case !bad:
+					ok = append(ok, p)
+				case sink.IsRetryable(ferr):
+					retry = append(retry, p)
+					after = max(after, sink.RetryAfter(ferr))
+				default:
+					e.rejectOp(p, ferr)
+				}
+			}
+			e.written(ok)
+			err = errors.Join(errorsOf(be.Failed)...)
+		case sink.IsRetryable(err):
+			retry, after = ops, sink.RetryAfter(err)
+		default:
+			e.abandon(ops)
+			e.fail(fmt.Errorf("fhirsync: sink write: %w", err))
+			return
+		}
+		if len(retry) == 0 {
+			return
+		}
+		e.ins.retry(e.ctx)
+		if e.o.MaxAttempts > 0 && attempt >= e.o.MaxAttempts {
+			for _, p := range retry {
+				e.forget(p)
+				for _, st := range p.owners {
+					e.giveUp(st, err)
+					e.done(st)
+				}
+			}
+			return
+		}
+		e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: write failed, retrying", slog.Int("ops", len(retry)), slog.String("error", err.Error()), slog.Int("attempt", attempt))
+		if !e.sleep(max(e.o.Backoff.delay(attempt), after)) {
+			e.abandon(retry)
+			return
+		}
+		ops = retry
+	}
+}
+
+func errorsOf(f []sink.IndexError) []error {
+	out := make([]error, len(f))
+	for i := range f {
+		out[i] = f[i].Err
+	}
+	return out
+}
+
+// written records ops as written and settles their part of their messages.
+func (e *engine) written(ops []*pop) {
+	for _, p := range ops {
+		e.ins.written(e.ctx, resource.Type(p.op.Resource))
+		if p.version != "" {
+			e.remember(p.key, p.version)
+		}
+		for _, st := range p.owners {
+			e.done(st)
+		}
+	}
+}
+
+// remember stores the version written for key in the VersionStore.
+func (e *engine) remember(key, version string) {
+	for attempt := 1; ; attempt++ {
+		err := e.o.Versions.Put(e.ctx, key, version)
+		if err == nil {
+			break
+		}
+		e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: version store failed, retrying", slog.String("error", err.Error()), slog.Int("attempt", attempt))
+		if !e.sleep(e.o.Backoff.delay(attempt)) {
+			return
+		}
+	}
+	e.keysMu.Lock()
+	if e.latest[key] == version {
+		delete(e.latest, key)
+	}
+	e.keysMu.Unlock()
+}
+
+// forget drops the queued version of an op that was not written.
+func (e *engine) forget(p *pop) {
+	if p.version == "" {
+		return
+	}
+	e.keysMu.Lock()
+	if e.latest[p.key] == p.version {
+		delete(e.latest, p.key)
+	}
+	e.keysMu.Unlock()
+}
+
+// rejectOp records that the sink refused op p for good, for each message it
+// came from.
+func (e *engine) rejectOp(p *pop, err error) {
+	e.forget(p)
+	for _, st := range p.owners {
+		e.reject(st, &Rejection{Message: st.msg, Stage: StageWrite, Err: err, Resource: p.key, Time: time.Now()})
+		e.done(st) // the op's part
+	}
+}
+
+// rejectAsync records r for st in the background: the batcher goes on.
+func (e *engine) rejectAsync(st *msgState, r *Rejection) {
+	st.mu.Lock()
+	st.pending++
+	st.mu.Unlock()
+	e.wg.Go(func() {
+		e.reject(st, r)
+		e.done(st)
+	})
+}
+
+// reject records r with Options.Reject, retrying until it is recorded; with
+// no Rejecter, it stops the run.
+func (e *engine) reject(st *msgState, r *Rejection) {
+	e.ins.rejected(e.ctx, r.Stage)
+	if e.o.Reject == nil {
+		e.leave(st)
+		e.fail(fmt.Errorf("fhirsync: message %s: %s failure and no Options.Reject to record it: %w", st.msg.ID, r.Stage, r.Err))
+		return
+	}
+	e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: rejected", slog.Any("rejection", r))
+	for attempt := 1; ; attempt++ {
+		err := e.o.Reject.Reject(e.ctx, r)
+		if err == nil {
+			return
+		}
+		e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: reject failed, retrying", slog.Any("message", st.msg), slog.String("error", err.Error()), slog.Int("attempt", attempt))
+		if !e.sleep(e.o.Backoff.delay(attempt)) {
+			e.leave(st)
+			return
+		}
+	}
+}
+
+// giveUp marks st to be nacked with cause err.
+func (e *engine) giveUp(st *msgState, err error) {
+	st.mu.Lock()
+	if st.nack == nil {
+		st.nack = err
+	}
+	st.mu.Unlock()
+}
+
+// leave marks st never to be settled by this run (it stops first).
+func (e *engine) leave(st *msgState) {
+	st.mu.Lock()
+	st.left = true
+	st.mu.Unlock()
+}
+
+// abandon leaves the messages of ops unsettled: the run is stopping.
+func (e *engine) abandon(ops []*pop) {
+	for _, p := range ops {
+		for _, st := range p.owners {
+			e.leave(st)
+			e.done(st)
+		}
+	}
+}
+
+// done ends one part of message st; the last part settles it.
+func (e *engine) done(st *msgState) {
+	st.mu.Lock()
+	st.pending--
+	last := st.pending == 0
+	nack, left := st.nack, st.left
+	st.mu.Unlock()
+	if !last {
+		return
+	}
+	defer func() { <-e.slots }()
+	if left {
+		return
+	}
+	// Settle even when the run is stopping: the writes are done.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 30*time.Second)
+	defer cancel()
+	var err error
+	if nack != nil {
+		err = st.msg.Nack(ctx, nack)
+		e.ins.settled(ctx, "nacked")
+	} else {
+		err = st.msg.Ack(ctx)
+		e.ins.settled(ctx, "acked")
+	}
+	if err != nil {
+		e.log.LogAttrs(ctx, slog.LevelWarn, "fhirsync: settling a message failed", slog.Any("message", st.msg), slog.Bool("nack", nack != nil), slog.String("error", err.Error()))
+	}
+}
+
+// sleep waits d or until the run stops; it reports whether the run goes on.
+func (e *engine) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-e.ctx.Done():
+		return false
+	}
+}
