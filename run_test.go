@@ -3,6 +3,7 @@ package fhirsync_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,9 +27,11 @@ import (
 
 	"github.com/fhirsync/fhirsync"
 	"github.com/fhirsync/fhirsync/fhirmap"
+	"github.com/fhirsync/fhirsync/internal/fhirtest"
 	"github.com/fhirsync/fhirsync/resource"
 	"github.com/fhirsync/fhirsync/sink"
 	"github.com/fhirsync/fhirsync/sink/memsink"
+	"github.com/fhirsync/fhirsync/sink/restsink"
 	"github.com/fhirsync/fhirsync/sink/sinktest"
 	"github.com/fhirsync/fhirsync/source"
 	"github.com/fhirsync/fhirsync/source/memsource"
@@ -453,4 +456,58 @@ func TestSourceVersion(t *testing.T) {
 	c, err := resource.Wrap(p)
 	require.NoError(t, err)
 	assert.Equal(t, "00000016B374D848", fhirsync.SourceVersion(c))
+}
+
+// TestRunX12IntoFHIRServer is the batch ETL path end to end against the real
+// test FHIR server: X12 files (837P, 835, 834) → X12Converter → restsink in
+// transaction bundles. Delivering the same files again overwrites: the
+// server holds the same number of resources, each at a new version.
+func TestRunX12IntoFHIRServer(t *testing.T) {
+	srv := fhirtest.Start(t)
+	var files [][]byte
+	for _, name := range []string{"sample.837p.x12", "sample.835.x12", "sample.834.x12"} {
+		b, err := os.ReadFile("examples/x12tofhir/testdata/" + name)
+		require.NoError(t, err)
+		files = append(files, b)
+	}
+	m, err := fhirmap.NewMapper(nil, &fhirmap.Options{IDs: &fhirmap.IDOptions{Key: []byte("a test key of at least 16 bytes")}})
+	require.NoError(t, err)
+	conv := fhirmap.NewX12Converter(m, nil)
+	dst, err := restsink.New(srv.URL(), nil, &restsink.Options{Mode: restsink.Transaction, BundleSize: 50})
+	require.NoError(t, err)
+	defer dst.Close(context.Background())
+	rej, err := fhirsync.NewDirRejecter(t.TempDir())
+	require.NoError(t, err)
+
+	counts := func() map[string]int {
+		out := map[string]int{}
+		for _, typ := range []string{"Claim", "ExplanationOfBenefit", "Patient", "Coverage", "Organization", "Practitioner"} {
+			resp, body, err := srv.Do(context.Background(), "GET", "/"+typ+"?_summary=count", nil, nil)
+			require.NoError(t, err)
+			require.Equal(t, 200, resp.StatusCode, string(body))
+			var bundle struct{ Total int }
+			require.NoError(t, json.Unmarshal(body, &bundle))
+			out[typ] = bundle.Total
+		}
+		return out
+	}
+	b := memsource.NewBroker()
+	b.Publish(files...)
+	require.NoError(t, fhirsync.Run(context.Background(), b.Open("etl", &memsource.Options{Finite: true}), conv, dst, fast(&fhirsync.Options{Reject: rej, BatchSize: 50})))
+	assert.Equal(t, 3, b.Committed("etl"))
+	first := counts()
+	t.Logf("resources on the server: %v", first)
+	for typ, n := range first {
+		assert.Positive(t, n, typ)
+	}
+	for r, err := range rej.Records() {
+		require.NoError(t, err)
+		t.Errorf("unexpected rejection: %s %s %s", r.MessageID, r.Resource, r.Error)
+	}
+
+	// Redelivery (a restart before the checkpoint): no duplicates.
+	b2 := memsource.NewBroker()
+	b2.Publish(files...)
+	require.NoError(t, fhirsync.Run(context.Background(), b2.Open("etl", &memsource.Options{Finite: true}), conv, dst, fast(&fhirsync.Options{Reject: rej, BatchSize: 50})))
+	assert.Equal(t, first, counts())
 }
