@@ -50,12 +50,38 @@
 // transport whose error has a Retryable method) is retryable or permanent as
 // its Retryable method says.
 //
-// A transaction is all or nothing. When the server rejects one with an
-// OperationOutcome whose expressions name entries (Bundle.entry[n]...), those
-// ops fail permanently and the others are sent again in a new transaction
-// without them: one more request, after which Write reports exactly the ops
-// at fault, as in Batch mode. When the outcome names no entry, or the failure
-// is retryable, every op of the bundle fails with the same classification.
+// A transaction is all or nothing: a refused one wrote none of its ops.
+// restsink sends them again so that Write reports exactly the ops at fault,
+// as in Batch mode, and writes the others:
+//
+//   - When the server refuses it with an OperationOutcome whose expressions
+//     name entries (Bundle.entry[n]...), those ops fail permanently and the
+//     others are sent again in a new transaction without them: one more
+//     request.
+//   - When it refuses it with a 4xx that names no entry (no such expression
+//     or location, or a body that is no OperationOutcome), each op is sent
+//     again in a transaction of its own, one after the other in bundle
+//     order: up to one more request per entry, each op then failing or
+//     succeeding on its own answer. A failure beyond one op while doing so
+//     (the server unavailable or refusing the credentials, a configuration
+//     error, the context ending) stops it, and the ops not yet sent fail
+//     with that failure.
+//   - A retryable failure (408, 429, 5xx, a network failure) fails every op
+//     of the bundle with it.
+//
+// Sending again is safe whatever the addressing: nothing of the refused
+// transaction was applied, updates by id and by identifier are idempotent,
+// and an op's If-Match goes with it unchanged, checked against the version
+// it was checked against in the bundle (a 412 then means another writer
+// changed the resource, which is what If-Match guards against). restsink uses
+// transactions of one entry rather than a batch or single requests: every
+// server that takes transactions takes those and processes them as it
+// processed the bundle, and a conditional URL stays in the request body. What
+// is given up is atomicity across the ops of one bundle, which restsink never
+// promised: a Write is cut into bundles of BundleSize and into rounds, and
+// the ops of a transaction naming its failed entries already went again
+// without them. The re-sending happens while the bundle's resources are
+// held, so the ordering below is kept.
 //
 // Ordering: two ops for the same resource are never in one bundle and never
 // in flight at once. A resource is known by its type and id and, when it is

@@ -35,6 +35,7 @@ const (
 	resetAfter            // forward (the server applies the write), then reset
 	slow                  // forward, then hold the response for a delay
 	statusAfter           // forward (the server applies the write), then answer a status
+	unblame               // forward; in a failure's OperationOutcome, drop the expressions and locations
 )
 
 type fault struct {
@@ -69,6 +70,7 @@ type faultProxy struct {
 	injected  sync.Map // faultKind → *atomic.Int64
 	byStatus  sync.Map // injected HTTP status → *atomic.Int64
 	cut       atomic.Int64
+	unblamed  atomic.Int64 // failures whose outcome lost its expressions
 }
 
 func newFaultProxy(t testing.TB, serverURL string) *faultProxy {
@@ -186,6 +188,9 @@ func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		hijackReset(w)
 		return
 	}
+	if f.kind == unblame {
+		r.Header.Del("Accept-Encoding") // an answer to rewrite, not gzip
+	}
 	rec, ok := p.forward(r)
 	if !ok {
 		p.cut.Add(1)
@@ -205,12 +210,40 @@ func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		}
+	case unblame:
+		if rec.Code >= 400 {
+			if b, ok := withoutExpressions(rec.Body.Bytes()); ok {
+				p.unblamed.Add(1)
+				rec.Body.Reset()
+				rec.Body.Write(b)
+				rec.Header().Del("Content-Length")
+			}
+		}
 	}
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
 	}
 	w.WriteHeader(rec.Code)
 	w.Write(rec.Body.Bytes())
+}
+
+// withoutExpressions removes the expressions and locations of an
+// OperationOutcome's issues, as servers that do not say which bundle entry
+// failed answer.
+func withoutExpressions(body []byte) ([]byte, bool) {
+	var oo map[string]any
+	if err := json.Unmarshal(body, &oo); err != nil || oo["resourceType"] != "OperationOutcome" {
+		return nil, false
+	}
+	issues, _ := oo["issue"].([]any)
+	for _, is := range issues {
+		if m, ok := is.(map[string]any); ok {
+			delete(m, "expression")
+			delete(m, "location")
+		}
+	}
+	b, err := json.Marshal(oo)
+	return b, err == nil
 }
 
 func writeStatus(w http.ResponseWriter, f fault) {

@@ -148,8 +148,10 @@ func (s *Sink) sendOne(ctx context.Context, it *item) result {
 
 // sendBundle writes the ops of u in one transaction or batch Bundle and
 // returns one result per op. A transaction the server rejects for entries it
-// names is sent again without them (see the package documentation).
-func (s *Sink) sendBundle(ctx context.Context, u unit) []result {
+// names is sent again without them; one it rejects without naming an entry
+// is sent again entry by entry (see the package documentation). aborted
+// returns the server-wide failure that stops further requests, or nil.
+func (s *Sink) sendBundle(ctx context.Context, u unit, aborted func() error) []result {
 	results := make([]result, len(u.items))
 	bodies := make([][]byte, len(u.items))
 	var live []int // positions in u.items of the entries to send, in order
@@ -167,7 +169,11 @@ func (s *Sink) sendBundle(ctx context.Context, u unit) []result {
 		live = append(live, i)
 	}
 	for len(live) > 0 {
-		again := s.sendBundleOnce(ctx, u, live, bodies, results)
+		again, isolate := s.sendBundleOnce(ctx, u, live, bodies, results)
+		if isolate {
+			s.isolate(ctx, u, live, bodies, results, aborted)
+			break
+		}
 		if len(again) == len(live) {
 			break // cannot happen; guards the loop
 		}
@@ -176,11 +182,45 @@ func (s *Sink) sendBundle(ctx context.Context, u unit) []result {
 	return results
 }
 
+// isolate sends each entry live of u in a transaction of its own, one after
+// the other in bundle order, and fills in their results: the server refused
+// their transaction with a permanent failure that names no entry, so this
+// finds the entries at fault and writes the others (the package
+// documentation says why that is safe). The caller holds the entries'
+// resources, so nothing else is in flight for them. A failure beyond the
+// entry (the server unavailable, a configuration error, ctx done) stops the
+// re-sending: the entries not sent fail with it.
+func (s *Sink) isolate(ctx context.Context, u unit, live []int, bodies [][]byte, results []result, aborted func() error) {
+	for k, i := range live {
+		if ctx.Err() != nil {
+			for _, j := range live[k:] {
+				results[j] = result{err: ctx.Err(), scope: scopeFatal}
+			}
+			return
+		}
+		if err := aborted(); err != nil {
+			for _, j := range live[k:] {
+				results[j] = result{err: notAttempted(u.items[j], err, "the server failed an earlier request of this batch")}
+			}
+			return
+		}
+		s.sendBundleOnce(ctx, u, []int{i}, bodies, results)
+		if r := results[i]; r.scope != scopeOp {
+			for _, j := range live[k+1:] {
+				results[j] = result{err: notAttempted(u.items[j], r.err, "the server failed an earlier request of this batch")}
+			}
+			return
+		}
+	}
+}
+
 // sendBundleOnce sends the entries live of u as one bundle and fills in
 // their results. It returns the entries to send again: those of a
 // transaction that failed only because of other entries, which it has
-// failed.
-func (s *Sink) sendBundleOnce(ctx context.Context, u unit, live []int, bodies [][]byte, results []result) []int {
+// failed. isolate reports instead that the server refused a transaction of
+// several entries with a permanent failure naming none of them: their
+// results are filled in, and the caller sends them again one by one.
+func (s *Sink) sendBundleOnce(ctx context.Context, u unit, live []int, bodies [][]byte, results []result) (again []int, isolate bool) {
 	var buf bytes.Buffer
 	buf.WriteString(`{"resourceType":"Bundle","type":"`)
 	buf.WriteString(u.bundle)
@@ -225,7 +265,7 @@ func (s *Sink) sendBundleOnce(ctx context.Context, u unit, live []int, bodies []
 			err, sc := classifyTransport(ctx, opError(it, u.bundle, j), err)
 			return result{err: err, scope: sc}
 		})
-		return nil
+		return nil, false
 	}
 	defer closeBody(resp)
 	after := retryAfter(resp.Header.Get("Retry-After"), s.now())
@@ -234,7 +274,7 @@ func (s *Sink) sendBundleOnce(ctx context.Context, u unit, live []int, bodies []
 	if ok && u.bundle == "transaction" {
 		// All or nothing, and it was all: the entries need not be read.
 		each(func(int, *item) result { return result{} })
-		return nil
+		return nil, false
 	}
 	limit := s.opts.MaxResponseBytes
 	if !ok {
@@ -276,12 +316,19 @@ func (s *Sink) sendBundleOnce(ctx context.Context, u unit, live []int, bodies []
 				if resend {
 					// The server names the entries at fault and they fail
 					// for good: the others go again without them.
-					return again
+					return again, false
 				}
+			}
+			if len(blamed) == 0 && len(live) > 1 {
+				each(classify)
+				// Refused for good, but the server does not say for which
+				// entries: find out entry by entry.
+				r := results[live[0]]
+				return nil, r.scope == scopeOp && !sink.IsRetryable(r.err)
 			}
 		}
 		each(classify)
-		return nil
+		return nil, false
 	}
 
 	// A batch: read each entry's status.
@@ -294,20 +341,20 @@ func (s *Sink) sendBundleOnce(ctx context.Context, u unit, live []int, bodies []
 			} `json:"response"`
 		} `json:"entry"`
 	}
-	bad := func(why string) []int {
+	bad := func(why string) ([]int, bool) {
 		each(func(j int, it *item) result {
 			e := opError(it, u.bundle, j)
 			e.StatusCode = resp.StatusCode
 			e.Err = fmt.Errorf("%w: %s", ErrBadResponse, why)
 			return result{err: sink.Retryable(e, after)}
 		})
-		return nil
+		return nil, false
 	}
 	switch {
 	case rerr != nil:
 		if ctx.Err() != nil {
 			each(func(int, *item) result { return result{err: ctx.Err(), scope: scopeFatal} })
-			return nil
+			return nil, false
 		}
 		return bad("response body cut short")
 	case tooLarge:
@@ -341,7 +388,7 @@ func (s *Sink) sendBundleOnce(ctx context.Context, u unit, live []int, bodies []
 		err, sc := classifyStatus(e, status, after, true)
 		return result{err: err, scope: sc}
 	})
-	return nil
+	return nil, false
 }
 
 // entryStatus reads a Bundle entry's response.status: a three-digit code,

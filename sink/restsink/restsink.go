@@ -521,7 +521,12 @@ func (w *write) do(ctx context.Context, u unit) {
 	if u.bundle == "" {
 		results = []result{w.s.sendOne(ctx, u.items[0])}
 	} else {
-		results = w.s.sendBundle(ctx, u)
+		results = w.s.sendBundle(ctx, u, func() error {
+			if a := w.abort.Load(); a != nil {
+				return *a
+			}
+			return nil
+		})
 	}
 	for i, r := range results {
 		it := u.items[i]

@@ -629,6 +629,91 @@ func TestTransactionResend(t *testing.T) {
 	assert.Contains(t, string(got[1].Body), sinktest.PatientID(2))
 }
 
+// unblamedOutcome is an OperationOutcome that names no bundle entry: its
+// expression, when not empty, is a path inside a resource.
+func unblamedOutcome(code, expr string) string {
+	ex := ""
+	if expr != "" {
+		ex = fmt.Sprintf(`,"expression":[%q]`, expr)
+	}
+	return fmt.Sprintf(`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":%q,"diagnostics":"value %s refused"%s}]}`,
+		code, sinktest.Canary, ex)
+}
+
+// bundleEntries returns the "METHOD url" of each entry of each bundle the
+// fake received, in order.
+func bundleEntries(t *testing.T, got []recorded) [][]string {
+	t.Helper()
+	var out [][]string
+	for _, r := range got {
+		var b struct {
+			Type  string `json:"type"`
+			Entry []struct{ Request struct{ Method, URL string } }
+		}
+		require.NoError(t, json.Unmarshal(r.Body, &b))
+		require.Equal(t, "transaction", b.Type)
+		var urls []string
+		for _, e := range b.Entry {
+			urls = append(urls, e.Request.Method+" "+e.Request.URL)
+		}
+		out = append(out, urls)
+	}
+	return out
+}
+
+// TestTransactionIsolatesUnblamedFailure: a transaction refused with a 4xx
+// whose outcome names no entry is sent again entry by entry, each in a
+// transaction of its own and in bundle order, so that only the op at fault
+// fails (permanently) and the others are written; a later op for a resource
+// of that bundle still comes after.
+func TestTransactionIsolatesUnblamedFailure(t *testing.T) {
+	bad := "PUT Coverage/" + sinktest.CoverageID(1)
+	p1 := "PUT Patient/" + sinktest.PatientID(1)
+	p2 := "PUT Patient/" + sinktest.PatientID(2)
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		target error
+	}{
+		{"400 path inside the resource", 400, unblamedOutcome("required", "Coverage.status"), sink.ErrInvalid},
+		{"422 no expression", 422, unblamedOutcome("invariant", ""), sink.ErrInvalid},
+		{"400 entry out of range", 400, unblamedOutcome("invalid", "Bundle.entry[7].resource"), sink.ErrInvalid},
+		{"400 not an outcome", 400, "<html>bad request " + sinktest.Canary + "</html>", sink.ErrInvalid},
+		{"409", 409, unblamedOutcome("conflict", ""), sink.ErrConflict},
+		{"412", 412, unblamedOutcome("conflict", ""), sink.ErrConflict},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t, bundleResponder(func(kind string, urls []string) (int, string) {
+				if slices.Contains(urls, bad) {
+					return tc.status, tc.body
+				}
+				return 200, `{"resourceType":"Bundle","type":"transaction-response"}`
+			}))
+			s := newSink(t, f.base(), nil, &restsink.Options{Mode: restsink.Transaction, Workers: 4})
+			ops := sink.Upserts(sinktest.Patient(1), sinktest.InvalidCoverage(1), sinktest.Patient(2), sinktest.PatientRev(1, 2))
+			err := s.Write(t.Context(), ops)
+			sinktest.CheckNoCanary(t, err)
+			var be *sink.BatchError
+			require.ErrorAs(t, err, &be)
+			require.Len(t, be.Failed, 1, "%v", err)
+			assert.Equal(t, 1, be.Failed[0].Index)
+			assert.ErrorIs(t, be.Failed[0].Err, tc.target)
+			assert.False(t, sink.IsRetryable(be.Failed[0].Err))
+			var re *restsink.Error
+			require.ErrorAs(t, be.Failed[0].Err, &re)
+			assert.Equal(t, tc.status, re.StatusCode)
+			assert.Equal(t, "transaction", re.Bundle)
+			assert.Equal(t, 0, re.Entry, "its position in the transaction that carried it alone")
+			assert.Contains(t, re.Diagnostics(), sinktest.Canary)
+			assert.Equal(t, [][]string{{p1, bad, p2}, {p1}, {bad}, {p2}, {p1}}, bundleEntries(t, f.got()),
+				"the refused transaction, each of its entries alone in order, then the next round")
+		})
+	}
+}
+
+// TestTransactionFailureWithoutBlame: when the server refuses every entry
+// on its own too, each op fails with its own answer.
 func TestTransactionFailureWithoutBlame(t *testing.T) {
 	f := newFake(t, bundleResponder(func(kind string, urls []string) (int, string) {
 		return 400, outcomeJSON("invalid", "Patient.name")
@@ -637,11 +722,40 @@ func TestTransactionFailureWithoutBlame(t *testing.T) {
 	err := s.Write(t.Context(), sink.Upserts(sinktest.Patient(1), sinktest.Patient(2)))
 	var be *sink.BatchError
 	require.ErrorAs(t, err, &be)
-	assert.Len(t, be.Failed, 2, "all or nothing: both fail")
+	assert.Len(t, be.Failed, 2, "both fail")
 	for _, fl := range be.Failed {
 		assert.ErrorIs(t, fl.Err, sink.ErrInvalid)
+		assert.False(t, sink.IsRetryable(fl.Err))
 	}
-	assert.Len(t, f.got(), 1)
+	assert.Equal(t, 3, len(f.got()), "the transaction, then each op alone")
+}
+
+// TestTransactionIsolationStopsOnServerFailure: a server-wide failure while
+// entries are re-sent one by one stops the re-sending; the ops not sent
+// fail with it, retryable.
+func TestTransactionIsolationStopsOnServerFailure(t *testing.T) {
+	var n atomic.Int64
+	f := newFake(t, func(r recorded, w http.ResponseWriter) {
+		switch n.Add(1) {
+		case 1:
+			w.WriteHeader(400)
+			io.WriteString(w, unblamedOutcome("invalid", ""))
+		default:
+			w.Header().Set("Retry-After", "5")
+			w.WriteHeader(503)
+		}
+	})
+	s := newSink(t, f.base(), nil, &restsink.Options{Mode: restsink.Transaction})
+	err := s.Write(t.Context(), sink.Upserts(sinktest.Patient(1), sinktest.Patient(2), sinktest.Patient(3)))
+	var be *sink.BatchError
+	require.ErrorAs(t, err, &be)
+	require.Len(t, be.Failed, 3)
+	for _, fl := range be.Failed {
+		assert.True(t, sink.IsRetryable(fl.Err), "op %d: %v", fl.Index, fl.Err)
+		assert.Equal(t, 5*time.Second, sink.RetryAfter(fl.Err))
+	}
+	assert.ErrorIs(t, be.Failed[0].Err, restsink.ErrUnavailable, "the op the server failed")
+	assert.Equal(t, 2, len(f.got()), "the transaction and the first op alone, then no more")
 }
 
 func TestTransactionDeletesTravelAlone(t *testing.T) {

@@ -2,11 +2,14 @@ package restsink_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"testing"
 
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	cvpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/coverage_go_proto"
 	ppb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -165,4 +168,91 @@ func TestOrderAcrossAddressing(t *testing.T) {
 	require.NoError(t, s.Write(ctx, []sink.Op{{Resource: p}, {Resource: byID, Delete: true}}))
 	_, err := newHarness(t, srv, restsink.Options{}).Read(ctx, "Patient", p.GetId().GetValue())
 	assert.ErrorIs(t, err, sinktest.ErrNotFound)
+}
+
+// TestTransactionIsolationAgainstServer: against the test server behind a
+// proxy that drops the entry paths from its transaction failures (as servers
+// that do not name the failed entry answer), a transaction holding an
+// invalid resource and an entry with a stale If-Match is sent again entry by
+// entry: exactly those two ops fail, permanently, and every other resource
+// of the bundle is written. In both addressings.
+func TestTransactionIsolationAgainstServer(t *testing.T) {
+	srv := fhirtest.Start(t)
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		opts restsink.Options
+	}{
+		{"ByID", restsink.Options{Mode: restsink.Transaction}},
+		{"ByIdentifier", restsink.Options{Mode: restsink.Transaction, Match: restsink.MatchIdentifier, KeepID: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv.Reset(t)
+			h := newHarness(t, srv, tc.opts)
+			h.mu.Lock()
+			h.random = func(*rand.Rand) fault { return fault{kind: unblame} }
+			h.mu.Unlock()
+			s, err := h.MakeSink(ctx)
+			require.NoError(t, err)
+			defer s.Close(ctx)
+
+			// Patient 1 at version 2; the Write below updates it with
+			// If-Match version 1.
+			require.NoError(t, s.Write(ctx, sink.Upserts(sinktest.PatientRev(1, 1))))
+			require.NoError(t, s.Write(ctx, sink.Upserts(sinktest.PatientRev(1, 2))))
+			var ops []sink.Op
+			for i := 10; i < 12; i++ {
+				ops = append(ops, sink.Upserts(claimResources(i)...)...)
+			}
+			const invalidOp = 8 // claim 11's Coverage
+			invalidCoverage(ops[invalidOp].Resource.(*cvpb.Coverage))
+			staleOp := len(ops)
+			ops = append(ops, sink.Op{Resource: sinktest.PatientRev(1, 3), IfMatch: "1"})
+
+			err = s.Write(ctx, ops)
+			sinktest.CheckNoCanary(t, err)
+			var be *sink.BatchError
+			require.ErrorAs(t, err, &be)
+			require.Len(t, be.Failed, 2, "%v", err)
+			assert.Equal(t, invalidOp, be.Failed[0].Index)
+			assert.ErrorIs(t, be.Failed[0].Err, sink.ErrInvalid)
+			assert.Equal(t, staleOp, be.Failed[1].Index)
+			assert.ErrorIs(t, be.Failed[1].Err, sink.ErrConflict)
+			for _, fl := range be.Failed {
+				assert.False(t, sink.IsRetryable(fl.Err))
+			}
+			assert.Positive(t, h.unblamed.Load(), "the proxy removed the server's entry paths")
+
+			// Every other resource is on the server, once, as written.
+			for i, op := range ops {
+				if i == invalidOp || i == staleOp {
+					continue
+				}
+				typ, id := resource.Type(op.Resource), resource.ID(op.Resource)
+				st, err := h.Read(ctx, typ, id)
+				if !assert.NoError(t, err, "%s/%s", typ, id) {
+					continue
+				}
+				want, _ := resource.Marshal(op.Resource)
+				got, _ := resource.Marshal(st.Resource)
+				assert.JSONEq(t, withoutMeta(t, want), withoutMeta(t, got), "%s/%s", typ, id)
+			}
+			_, err = h.Read(ctx, "Coverage", resource.ID(ops[invalidOp].Resource))
+			assert.ErrorIs(t, err, sinktest.ErrNotFound, "the invalid Coverage")
+			st, err := h.Read(ctx, "Patient", sinktest.PatientID(1))
+			require.NoError(t, err)
+			assert.Equal(t, 2, sinktest.Revision(st.Resource), "the stale update was refused")
+		})
+	}
+}
+
+// withoutMeta returns a resource's JSON without its meta element.
+func withoutMeta(t *testing.T, b []byte) string {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m))
+	delete(m, "meta")
+	out, err := json.Marshal(m)
+	require.NoError(t, err)
+	return string(out)
 }
