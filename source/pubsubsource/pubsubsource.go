@@ -63,9 +63,11 @@
 // [source.Message.Metadata] is empty; [Options.MetadataKeys] lists the keys
 // the operator declares PHI-free, and only those are copied.
 //
-// [source.Message.ID] is [Options.Name] followed by "#" and a counter of the
-// messages this Source has received (for example "claims#42"); a redelivery by
-// the broker gets a new number. The driver's [pubsub.Message.LoggableID] is
+// [source.Message.ID] is [Options.Name], "#", a random tag drawn by [New]
+// and a counter of the messages this Source has received, for example
+// "claims#5f0c2a9e.42": unique across Sources and restarts, so two messages
+// never share an ID in logs or dead-letter records. A redelivery by the broker
+// gets a new ID; a nack the Source keeps itself (see Delivery) keeps its ID. The driver's [pubsub.Message.LoggableID] is
 // meant for logging but not always PHI-free: SQS and GCP Pub/Sub use
 // broker-assigned ids, natspubsub and mempubsub a counter, but RabbitMQ uses
 // the AMQP message-id or correlation-id and Azure Service Bus the MessageID,
@@ -85,6 +87,8 @@ package pubsubsource
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -114,11 +118,11 @@ type Options struct {
 	// more to fill the batch (DefaultLinger when 0). Messages Go CDK has
 	// already fetched are returned without waiting.
 	Linger time.Duration
-	// Name prefixes message IDs ("Name#n"); it must be PHI-free, for example
-	// the subscription's name (DefaultName when empty).
+	// Name prefixes message IDs ("Name#tag.n"); it must be PHI-free, for
+	// example the subscription's name (DefaultName when empty).
 	Name string
 	// UseLoggableID makes the driver's pubsub.Message.LoggableID the
-	// message ID instead of Name#n. Set it only when the operator knows the
+	// message ID instead of Name#tag.n. Set it only when the operator knows the
 	// LoggableID is PHI-free (see the package doc).
 	UseLoggableID bool
 	// MetadataKeys lists the Go CDK metadata keys the operator declares
@@ -139,7 +143,7 @@ type Source struct {
 	sub       *pubsub.Subscription
 	batchSize int
 	linger    time.Duration
-	name      string
+	prefix    string // Name#tag.
 	loggable  bool
 	mdKeys    []string
 	owned     bool
@@ -190,13 +194,21 @@ func New(sub *pubsub.Subscription, opts *Options) (*Source, error) {
 		sub:       sub,
 		batchSize: o.BatchSize,
 		linger:    o.Linger,
-		name:      o.Name,
+		prefix:    o.Name + "#" + tag() + ".",
 		loggable:  o.UseLoggableID,
 		mdKeys:    append([]string(nil), o.MetadataKeys...),
 		owned:     o.ShutdownOnClose,
 		shutdownT: o.ShutdownTimeout,
 		wakers:    map[uint64]context.CancelCauseFunc{},
 	}, nil
+}
+
+// tag returns 8 random hex digits that tell one Source's counter IDs from
+// another's.
+func tag() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Read returns the next messages: at least one and at most BatchSize. It
@@ -282,7 +294,7 @@ func (s *Source) wrap(pm *pubsub.Message) *source.Message {
 	n := s.n.Add(1)
 	id := pm.LoggableID
 	if !s.loggable || id == "" {
-		id = s.name + "#" + strconv.FormatUint(n, 10)
+		id = s.prefix + strconv.FormatUint(n, 10)
 	}
 	return s.message(id, s.metadata(pm.Metadata), pm)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -455,5 +456,24 @@ func TestNackNotNackableAfterClose(t *testing.T) {
 	err := m.Nack(context.Background(), errors.New("later"))
 	if !errors.Is(err, source.ErrClosed) {
 		t.Fatalf("Nack after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestIDsUniqueAcrossSources(t *testing.T) {
+	topic, sub := memSub(t)
+	idForm := regexp.MustCompile(`^claims#[0-9a-f]{8}\.1$`)
+	seen := map[string]bool{}
+	for i := range 3 {
+		send(t, topic, &pubsub.Message{Body: fmt.Appendf(nil, "m%d", i)})
+		src := newSource(t, sub, &pubsubsource.Options{Name: "claims"})
+		m := readN(readCtx(t), t, src, 1, pubsubsource.DefaultBatchSize)[0]
+		if !idForm.MatchString(m.ID) || seen[m.ID] {
+			t.Fatalf("Source %d's first ID %q: want a fresh Name#tag.1", i, m.ID)
+		}
+		seen[m.ID] = true
+		ackAll(t, []*source.Message{m})
+		if err := src.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
