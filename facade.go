@@ -1,0 +1,459 @@
+package fhirsync
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirsync/fhirsync/resource"
+	"github.com/fhirsync/fhirsync/sink"
+)
+
+// ErrNotFound is returned by a [FetchFunc] when the system of record has no
+// such resource. The facade answers 404 and remembers it for
+// FacadeOptions.NotFoundTTL.
+var ErrNotFound = errors.New("fhirsync: resource not found")
+
+// FetchFunc reads one resource from a system of record on demand, already
+// converted to FHIR (for example with a fhirmap mapper). It returns
+// [ErrNotFound] (possibly wrapped) when there is none. Its errors are
+// logged by type only, never by text, as they are the caller's own.
+type FetchFunc func(ctx context.Context, resourceType, id string) (proto.Message, error)
+
+// SearchFunc answers a search (GET [type]?params) from a system of record,
+// for example by identifier. Searches are not cached.
+type SearchFunc func(ctx context.Context, resourceType string, params url.Values) ([]proto.Message, error)
+
+// FacadeOptions configures a [Facade]. A nil *FacadeOptions, and every zero
+// field, means the default.
+type FacadeOptions struct {
+	// TTL is how long a fetched resource is served from the cache; 0 means
+	// five minutes. Change events shorten it: see Facade.Sink.
+	TTL time.Duration
+	// NotFoundTTL is how long a not-found answer is remembered; 0 means 30
+	// seconds, negative means never.
+	NotFoundTTL time.Duration
+	// MaxEntries bounds the cache (least recently used entries go first); 0
+	// means 10,000.
+	MaxEntries int
+	// Types limits the resource types served; nil means every R4 type.
+	Types []string
+	// Search, when set, answers searches; otherwise they get 501.
+	Search SearchFunc
+	// CacheControl is the Cache-Control header of answers; "" means
+	// "no-store": answers hold PHI, and no shared cache may keep them.
+	CacheControl string
+	// Logger receives the facade's logs (resource types and ids, error
+	// types: never PHI); nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Facade is an http.Handler that answers FHIR reads (GET [type]/[id], and
+// GET [type]?params with FacadeOptions.Search) from a fetch function, through
+// a bounded TTL cache: the on-demand pattern, where syncing everything is not
+// worth it. Concurrent reads of one missing resource share one fetch. The
+// cached entries of resources that change can be dropped as change events
+// arrive, by running [Run] into Facade.Sink.
+//
+// It also answers GET metadata with a CapabilityStatement. Writes get 405.
+// Errors are OperationOutcomes whose text never holds PHI.
+type Facade struct {
+	fetch FetchFunc
+	o     FacadeOptions
+	cache *lru.Cache[string, *facadeEntry]
+	group singleflight.Group
+	gen   atomic.Uint64 // bumped by every invalidation: a fetch that saw another generation does not fill the cache
+	types map[string]bool
+
+	mu    sync.Mutex
+	stats FacadeStats
+}
+
+// FacadeStats counts what the facade did.
+type FacadeStats struct {
+	Hits, Misses, Fetches, Invalidations int
+}
+
+type facadeEntry struct {
+	msg      proto.Message // nil: not found
+	json     []byte
+	etag     string
+	modified time.Time
+	expires  time.Time
+}
+
+// NewFacade returns a Facade over fetch.
+func NewFacade(fetch FetchFunc, opts *FacadeOptions) (*Facade, error) {
+	if fetch == nil {
+		return nil, errors.New("fhirsync: NewFacade needs a fetch function")
+	}
+	var o FacadeOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.TTL <= 0 {
+		o.TTL = 5 * time.Minute
+	}
+	if o.NotFoundTTL == 0 {
+		o.NotFoundTTL = 30 * time.Second
+	}
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = 10_000
+	}
+	if o.CacheControl == "" {
+		o.CacheControl = "no-store"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	c, err := lru.New[string, *facadeEntry](o.MaxEntries)
+	if err != nil {
+		return nil, fmt.Errorf("fhirsync: facade cache: %w", err)
+	}
+	f := &Facade{fetch: fetch, o: o, cache: c}
+	if o.Types != nil {
+		f.types = map[string]bool{}
+		for _, t := range o.Types {
+			if _, err := resource.New(t); err != nil {
+				return nil, fmt.Errorf("fhirsync: facade: %q is not an R4 resource type", t)
+			}
+			f.types[t] = true
+		}
+	}
+	return f, nil
+}
+
+// Stats returns the facade's counters.
+func (f *Facade) Stats() FacadeStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stats
+}
+
+func (f *Facade) count(fn func(s *FacadeStats)) {
+	f.mu.Lock()
+	fn(&f.stats)
+	f.mu.Unlock()
+}
+
+// Get returns a resource through the cache (a copy the caller may modify),
+// or an error wrapping ErrNotFound, or the fetch function's error.
+func (f *Facade) Get(ctx context.Context, resourceType, id string) (proto.Message, error) {
+	e, err := f.get(ctx, resourceType, id)
+	if err != nil {
+		return nil, err
+	}
+	if e.msg == nil {
+		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, resourceType, id)
+	}
+	return proto.Clone(e.msg), nil
+}
+
+func (f *Facade) get(ctx context.Context, resourceType, id string) (*facadeEntry, error) {
+	key := resourceType + "/" + id
+	if e, ok := f.cache.Get(key); ok && f.o.Now().Before(e.expires) {
+		f.count(func(s *FacadeStats) { s.Hits++ })
+		return e, nil
+	}
+	f.count(func(s *FacadeStats) { s.Misses++ })
+	v, err, _ := f.group.Do(key, func() (any, error) {
+		gen := f.gen.Load()
+		f.count(func(s *FacadeStats) { s.Fetches++ })
+		// The fetch outlives one caller's cancellation: others may share it.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		msg, err := f.fetch(fctx, resourceType, id)
+		now := f.o.Now()
+		var e *facadeEntry
+		switch {
+		case errors.Is(err, ErrNotFound):
+			e = &facadeEntry{expires: now.Add(f.o.NotFoundTTL)}
+		case err != nil:
+			return nil, err
+		default:
+			e, err = f.entry(msg, resourceType, id, now)
+			if err != nil {
+				return nil, err
+			}
+		}
+		if f.gen.Load() == gen && (e.msg != nil || f.o.NotFoundTTL > 0) {
+			f.cache.Add(key, e)
+		}
+		return e, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*facadeEntry), nil
+}
+
+// errFetchedWrong reports a fetch that returned another resource than asked.
+var errFetchedWrong = errors.New("fhirsync: fetch returned a resource of another type or id")
+
+// entry prepares the cache entry of msg.
+func (f *Facade) entry(msg proto.Message, resourceType, id string, now time.Time) (*facadeEntry, error) {
+	if msg == nil || resource.Type(msg) != resourceType || resource.ID(msg) != id {
+		return nil, errFetchedWrong
+	}
+	b, err := resource.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	e := &facadeEntry{msg: msg, json: b, expires: now.Add(f.o.TTL), modified: now}
+	if v := resource.VersionID(msg); v != "" {
+		e.etag = `W/"` + v + `"`
+	} else {
+		h := sha256.Sum256(b)
+		e.etag = `W/"` + hex.EncodeToString(h[:12]) + `"`
+	}
+	return e, nil
+}
+
+// Invalidate drops the cached entry of a resource, so that the next read
+// fetches it again.
+func (f *Facade) Invalidate(resourceType, id string) {
+	f.gen.Add(1)
+	f.cache.Remove(resourceType + "/" + id)
+	f.count(func(s *FacadeStats) { s.Invalidations++ })
+}
+
+// Sink returns a [sink.Sink] that invalidates the cached entries of the
+// resources written to it: run change events through [Run] into it (alone,
+// or alongside a real sink) so that the facade never serves a resource
+// older than the last change seen. It never fails.
+func (f *Facade) Sink() sink.Sink { return facadeSink{f} }
+
+type facadeSink struct{ f *Facade }
+
+func (s facadeSink) Write(_ context.Context, ops []sink.Op) error {
+	for _, op := range ops {
+		if t, id, err := op.Ref(); err == nil {
+			s.f.Invalidate(t, id)
+		}
+	}
+	return nil
+}
+
+func (facadeSink) Close(context.Context) error { return nil }
+
+// ServeHTTP answers FHIR reads.
+func (f *Facade) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := strings.Trim(r.URL.Path, "/")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		f.outcome(w, http.StatusMethodNotAllowed, "not-supported", "this server only reads")
+		return
+	}
+	parts := strings.Split(path, "/")
+	switch {
+	case path == "metadata":
+		f.capability(w, r)
+	case len(parts) == 1 && path != "":
+		f.search(w, r, parts[0])
+	case len(parts) == 2:
+		f.read(w, r, parts[0], parts[1])
+	default:
+		f.outcome(w, http.StatusNotFound, "not-found", "unknown path")
+	}
+}
+
+// typeOK reports whether t is a resource type the facade serves.
+func (f *Facade) typeOK(t string) bool {
+	if f.types != nil {
+		return f.types[t]
+	}
+	_, err := resource.New(t)
+	return err == nil
+}
+
+func (f *Facade) read(w http.ResponseWriter, r *http.Request, resourceType, id string) {
+	if !f.typeOK(resourceType) {
+		f.outcome(w, http.StatusNotFound, "not-supported", "resource type not served")
+		return
+	}
+	if !validFHIRID(id) {
+		f.outcome(w, http.StatusBadRequest, "value", "not a FHIR id")
+		return
+	}
+	e, err := f.get(r.Context(), resourceType, id)
+	if err != nil {
+		f.o.Logger.LogAttrs(r.Context(), slog.LevelWarn, "fhirsync: facade fetch failed",
+			slog.String("resource", resourceType+"/"+id), slog.String("error_type", fmt.Sprintf("%T", err)))
+		f.outcome(w, http.StatusBadGateway, "transient", "the system of record could not answer")
+		return
+	}
+	if e.msg == nil {
+		f.outcome(w, http.StatusNotFound, "not-found", "no such resource")
+		return
+	}
+	h := w.Header()
+	h.Set("ETag", e.etag)
+	h.Set("Last-Modified", e.modified.UTC().Format(http.TimeFormat))
+	h.Set("Cache-Control", f.o.CacheControl)
+	if match := r.Header.Get("If-None-Match"); match != "" && etagMatch(match, e.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "application/fhir+json")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(e.json)
+	}
+}
+
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *Facade) search(w http.ResponseWriter, r *http.Request, resourceType string) {
+	if !f.typeOK(resourceType) {
+		f.outcome(w, http.StatusNotFound, "not-supported", "resource type not served")
+		return
+	}
+	if f.o.Search == nil {
+		f.outcome(w, http.StatusNotImplemented, "not-supported", "search is not supported")
+		return
+	}
+	res, err := f.o.Search(r.Context(), resourceType, r.URL.Query())
+	if err != nil {
+		f.o.Logger.LogAttrs(r.Context(), slog.LevelWarn, "fhirsync: facade search failed",
+			slog.String("type", resourceType), slog.String("error_type", fmt.Sprintf("%T", err)))
+		f.outcome(w, http.StatusBadGateway, "transient", "the system of record could not answer")
+		return
+	}
+	entries := make([]json.RawMessage, 0, len(res))
+	for _, m := range res {
+		b, err := resource.Marshal(m)
+		if err != nil {
+			f.outcome(w, http.StatusInternalServerError, "exception", "a resource could not be serialized")
+			return
+		}
+		entries = append(entries, b)
+	}
+	type entry struct {
+		FullURL  string          `json:"fullUrl,omitempty"`
+		Resource json.RawMessage `json:"resource"`
+		Search   map[string]any  `json:"search"`
+	}
+	bundle := struct {
+		ResourceType string  `json:"resourceType"`
+		Type         string  `json:"type"`
+		Total        int     `json:"total"`
+		Entry        []entry `json:"entry,omitempty"`
+	}{ResourceType: "Bundle", Type: "searchset", Total: len(entries)}
+	for i, b := range entries {
+		bundle.Entry = append(bundle.Entry, entry{
+			FullURL:  resource.Type(res[i]) + "/" + resource.ID(res[i]),
+			Resource: b,
+			Search:   map[string]any{"mode": "match"},
+		})
+	}
+	f.writeJSON(w, http.StatusOK, bundle)
+}
+
+func (f *Facade) capability(w http.ResponseWriter, _ *http.Request) {
+	types := slices.Sorted(func(yield func(string) bool) {
+		for t := range f.types {
+			if !yield(t) {
+				return
+			}
+		}
+	})
+	type interaction struct {
+		Code string `json:"code"`
+	}
+	type res struct {
+		Type        string        `json:"type"`
+		Interaction []interaction `json:"interaction"`
+	}
+	inter := []interaction{{Code: "read"}}
+	if f.o.Search != nil {
+		inter = append(inter, interaction{Code: "search-type"})
+	}
+	rest := map[string]any{"mode": "server"}
+	if types != nil {
+		var rs []res
+		for _, t := range types {
+			rs = append(rs, res{Type: t, Interaction: inter})
+		}
+		rest["resource"] = rs
+	}
+	f.writeJSON(w, http.StatusOK, map[string]any{
+		"resourceType": "CapabilityStatement",
+		"status":       "active",
+		"date":         f.o.Now().UTC().Format("2006-01-02"),
+		"kind":         "instance",
+		"software":     map[string]any{"name": "fhirsync facade"},
+		"implementation": map[string]any{
+			"description": "fhirsync read-through facade",
+		},
+		"fhirVersion": "4.0.1",
+		"format":      []string{"json"},
+		"rest":        []any{rest},
+	})
+}
+
+// outcome answers an OperationOutcome with a fixed, PHI-free text.
+func (f *Facade) outcome(w http.ResponseWriter, status int, code, text string) {
+	f.writeJSON(w, status, map[string]any{
+		"resourceType": "OperationOutcome",
+		"issue": []any{map[string]any{
+			"severity":    "error",
+			"code":        code,
+			"diagnostics": text,
+		}},
+	})
+}
+
+func (f *Facade) writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/fhir+json")
+	w.Header().Set("Cache-Control", f.o.CacheControl)
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// validFHIRID reports whether id has FHIR id syntax: 1 to 64 of A-Z a-z 0-9
+// - and . characters.
+func validFHIRID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
