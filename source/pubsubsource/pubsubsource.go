@@ -18,9 +18,11 @@
 //     persistent ack failure is returned by a later Read.
 //   - [source.Message.Nack] calls [pubsub.Message.Nack] when the driver
 //     supports it ([pubsub.Message.Nackable]): the broker redelivers the
-//     message (RabbitMQ requeues it at once, SQS makes it visible again, GCP
-//     and Azure redeliver it). When the driver cannot nack (natspubsub,
-//     kafkapubsub) the Source keeps the nacked message and returns it again
+//     message (RabbitMQ requeues it at once; SQS and GCP Pub/Sub set its
+//     visibility or ack deadline to zero, or with their NackLazy option wait
+//     for it to pass; Azure Service Bus abandons it). When the driver cannot
+//     nack (natspubsub, kafkapubsub, azuresb in ReceiveAndDelete mode) the
+//     Source keeps the nacked message and returns it again
 //     from the next Read, with the same ID; it is acked through the driver
 //     when it is finally acked. Nothing is dropped while the Source is open.
 //     A message nacked this way and not yet read again when the Source closes
@@ -31,7 +33,7 @@
 //     RabbitMQ, when the AMQP channel that received it closes.
 //
 // Go CDK's natspubsub (v0.44) speaks core NATS only, not JetStream: it is
-// at-most-once. Acks are no-ops there and a message read by a Source that is
+// at-most-once (as is azuresb in ReceiveAndDelete mode). Acks are no-ops there and a message read by a Source that is
 // closed (or a process that stops) before the message is acked is lost; a
 // nack is kept and redelivered by the same open Source as described above, but
 // no restart brings anything back. Use an at-least-once broker for data that
@@ -240,7 +242,7 @@ func (s *Source) Read(ctx context.Context) ([]*source.Message, error) {
 		s.wakers[key] = cancel
 		s.mu.Unlock()
 
-		batch, err := s.receive(ctx, rctx)
+		batch, err := s.receive(rctx)
 
 		s.mu.Lock()
 		delete(s.wakers, key)
@@ -265,7 +267,7 @@ func (s *Source) Read(ctx context.Context) ([]*source.Message, error) {
 // receive blocks on rctx for one message, then gathers more for up to linger.
 // A message received is never dropped: once it has one, receive returns what
 // it has whatever happens next.
-func (s *Source) receive(ctx, rctx context.Context) ([]*source.Message, error) {
+func (s *Source) receive(rctx context.Context) ([]*source.Message, error) {
 	pm, err := s.sub.Receive(rctx)
 	if err != nil {
 		return nil, err
