@@ -1,0 +1,117 @@
+// Package pgsource is a [source.Source] reading row changes from Postgres
+// logical replication: a replication slot with the built-in pgoutput plugin
+// (protocol version 1) and a publication naming the tables.
+//
+//	src, err := pgsource.Open(ctx, "postgres://sync@db/claims", "fhirsync", "providers",
+//		&pgsource.Options{CreateSlot: true, CreatePublication: true, PublicationTables: []string{"public.provider"}})
+//
+// The server needs wal_level = logical (ALTER SYSTEM SET wal_level = logical
+// and a restart) and a role with the REPLICATION attribute. Tables should
+// have REPLICA IDENTITY FULL (ALTER TABLE t REPLICA IDENTITY FULL); see
+// Before images below.
+//
+// # Messages
+//
+// Each inserted, updated or deleted row is one Message whose Body is a JSON
+// change event shaped as Debezium's payload, so the decoder written for
+// Debezium (fhirmap.ProviderChange via package debezium) reads both:
+//
+//	{"before":null,"after":{"id":7,"name":"…"},
+//	 "source":{"version":"fhirsync-pgsource","connector":"postgresql","ts_ms":1700000000000,
+//	           "db":"claims","schema":"public","table":"provider","txId":5012,"lsn":24376456},
+//	 "op":"c","ts_ms":1700000000123}
+//
+// op is c (insert), u (update), d (delete) or t (truncate); source.ts_ms is
+// the commit time, source.lsn the change's WAL position as a number, the
+// outer ts_ms when the event was decoded. Columns keep the table's order.
+// Values are decoded from their text form through pgtype into JSON:
+//
+//   - bool → true/false; int2, int4, int8, oid → a JSON integer (exact)
+//   - float4, float8 → a JSON number, shortest exact form; NaN, Infinity,
+//     -Infinity → strings
+//   - numeric → a string of its exact decimal text ("12.50", "NaN"), as
+//     Debezium's decimal.handling.mode=string (a JSON number would lose
+//     digits in a float64 decoder)
+//   - text, varchar, char, uuid, … → a string
+//   - json, jsonb → the JSON value itself, compacted (Debezium sends a string)
+//   - date → "2024-03-01"; timestamptz → RFC 3339 in UTC
+//     ("2024-03-01T12:30:00.5Z"); timestamp → "2024-03-01T12:30:00.5";
+//     infinite values → "infinity" / "-infinity" (Debezium sends epoch
+//     numbers for date and timestamp)
+//   - bytea → base64 (as Debezium's default)
+//   - arrays → JSON arrays, nested per dimension, elements as above, NULL → null
+//   - NULL → null; any other type (interval, time, inet, enums, domains,
+//     composites, extension types) and any value pgtype cannot decode → its
+//     Postgres text form as a string (with the connection's TimeZone=UTC,
+//     DateStyle=ISO, IntervalStyle=iso_8601)
+//
+// A TRUNCATE is one message per truncated table with op "t" and null before
+// and after, as Debezium's truncate events: it cannot be mapped row by row,
+// so a converter rejects it to the dead-letter path, where an operator sees
+// it (a silent skip would leave the FHIR server out of sync unnoticed).
+//
+// # Before images
+//
+// With REPLICA IDENTITY FULL, before holds every column of the old row, and
+// an unchanged TOASTed (large) value in after is filled from it. Without it
+// (the default identity, the primary key): an update's before is null
+// unless the key changed, then it holds the key columns only; a delete's
+// before holds the key columns only (other columns are left out, not
+// null); and an unchanged TOASTed value in after is [UnavailableValue], as
+// in Debezium. A consumer that must know a deleted row (fhirmap's provider
+// mapping does) needs FULL.
+//
+// # Delivery
+//
+// At least once. The slot's confirmed position (standby status update,
+// flush and apply LSN) only moves to the end of a transaction all of whose
+// changes are acked, and whose predecessors' are too: acks come in any order
+// from any goroutine, and an unacked change holds the position before its
+// transaction. A status update is sent every Options.StatusInterval even
+// when nothing changes, and at once when a keepalive asks for a reply. When
+// every received transaction is settled, a keepalive's WAL position is
+// confirmed too, so a slot whose tables are idle does not pin WAL written
+// for other tables. Close sends a final update and ends the stream.
+//
+// Nack does not redeliver in the same Source (sourcetest
+// Features.NackRedelivers is false): the nacked change's transaction is
+// never confirmed by this Source, so the change comes again, with the rest
+// of its transaction, when a new Source opens on the slot (replication
+// restarts from the confirmed position). Until then the slot retains WAL
+// from that transaction on: after a nack, restart the Source. Changes
+// already acked in a redelivered transaction come again too; ids are stable
+// (the same change has the same ID), so idempotent writes absorb them.
+//
+// Message.ID is the commit LSN and the change's 1-based ordinal in its
+// transaction, "0/16B3748#2": unique in a slot's history and stable across
+// redeliveries. Metadata holds schema, table, op, lsn (the change's WAL
+// position, text form: a per-row version for the stale-update guard, see
+// fhirmap.LSNSourceVersion) and commit_lsn.
+//
+// Read returns up to Options.MaxBatch messages. Decoded changes wait in a
+// buffer of Options.BufferSize; when it is full the stream pauses (status
+// updates continue). A failed stream makes Read return what was decoded,
+// then the error on every call; Close the Source and Open another. Read
+// after Close returns [source.ErrClosed].
+//
+// Slots are created without a snapshot: rows present before a slot's
+// creation are not delivered. A slot created with Options.TemporarySlot is
+// dropped by the server when its Source closes, and with it the position:
+// only a permanent slot resumes after a restart. A permanent slot that is
+// no longer read pins WAL until dropped (pg_drop_replication_slot).
+//
+// # PHI
+//
+// Body holds column values and may hold PHI. ID and Metadata hold positions
+// and table names only; errors name message types, relations, columns and
+// positions, never a value; log output (Options.Logger) holds slot and
+// publication names, positions and errors.
+//
+// # As
+//
+// [source.Message.As] offers the decoded change, with target a **[Change],
+// and the pgoutput message, with target a *pglogrepl.Message (an
+// *pglogrepl.InsertMessage, *pglogrepl.UpdateMessage,
+// *pglogrepl.DeleteMessage or *pglogrepl.TruncateMessage, shared by the
+// messages of one truncate). Both hold PHI.
+package pgsource
