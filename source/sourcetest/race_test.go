@@ -1,0 +1,5 @@
+//go:build race
+
+package sourcetest_test
+
+const raceEnabled = true

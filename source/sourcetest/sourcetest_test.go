@@ -1,0 +1,228 @@
+package sourcetest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fhirsync/fhirsync/source"
+	"github.com/fhirsync/fhirsync/source/memsource"
+	"github.com/fhirsync/fhirsync/source/sourcetest"
+)
+
+// memHarness runs the suite against memsource, wrapped in a mutation (none
+// for the correct driver).
+type memHarness struct {
+	b      *memsource.Broker
+	opts   memsource.Options
+	mutant string
+}
+
+func (h *memHarness) Publish(_ context.Context, _ *testing.T, payloads []string) {
+	for _, p := range payloads {
+		h.b.Publish([]byte(p))
+	}
+}
+
+func (h *memHarness) Open(_ context.Context, _ *testing.T) source.Source {
+	inner := h.b.Open("sourcetest", &h.opts)
+	if h.mutant == "" {
+		return inner
+	}
+	return &mutantSource{inner: inner, mutant: h.mutant}
+}
+
+func (h *memHarness) Payload(_ *testing.T, m *source.Message) string { return string(m.Body) }
+
+// TestCorrectDriver: the suite passes a correct driver, finite or not.
+func TestCorrectDriver(t *testing.T) {
+	for _, finite := range []bool{false, true} {
+		t.Run(fmt.Sprintf("Finite=%v", finite), func(t *testing.T) {
+			sourcetest.Run(t, func(*testing.T) sourcetest.Harness {
+				return &memHarness{b: memsource.NewBroker(), opts: memsource.Options{Finite: finite, MaxBatch: 3}}
+			}, sourcetest.Features{Finite: finite, Ordered: true, NackRedelivers: true})
+		})
+	}
+}
+
+// mutants are deliberately broken drivers and the subtest that must catch
+// each.
+var mutants = []struct {
+	name, catchBy string
+	raceOnly      bool
+}{
+	{"commitsPastUnacked", "OutOfOrderAck", false},
+	{"dropsNack", "Nack", false},
+	{"forgetsAcks", "AckedNotRedelivered", false},
+	{"bodyInID", "ReadAll", false},
+	{"bodyInMetadata", "ReadAll", false},
+	{"bodyInError", "Close", false},
+	{"sameID", "ReadAll", false},
+	{"emptyID", "ReadAll", false},
+	{"reorders", "ReadAll", false},
+	{"ignoresCancel", "CancelledContext", false},
+	{"losesOnCancel", "CancelledContext", false},
+	{"hangsOnEmpty", "DeadlineOnEmpty", false},
+	{"noErrClosed", "Close", false},
+	{"secondCloseFails", "Close", false},
+	{"racyAcks", "ConcurrentAcks", true},
+}
+
+// TestSuiteCatchesBrokenDrivers runs the suite against each mutant in a child
+// process (a *testing.T cannot be faked) and checks that the expected subtest
+// fails.
+func TestSuiteCatchesBrokenDrivers(t *testing.T) {
+	if os.Getenv("SOURCETEST_MUTANT") != "" {
+		t.Skip("in a mutant child")
+	}
+	for _, m := range mutants {
+		t.Run(m.name, func(t *testing.T) {
+			if m.raceOnly && !raceEnabled {
+				t.Skip("caught by the race detector only; run with -race")
+			}
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestMutantChild$/^"+m.catchBy+"$", "-test.v", "-test.count=1")
+			cmd.Env = append(os.Environ(), "SOURCETEST_MUTANT="+m.name)
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("mutant %s: the suite passed (err %v); output:\n%s", m.name, err, out)
+			}
+			if want := "--- FAIL: TestMutantChild/" + m.catchBy; !strings.Contains(string(out), want) {
+				t.Fatalf("mutant %s: output lacks %q:\n%s", m.name, want, out)
+			}
+			if strings.Contains(string(out), sourcetest.Canary) {
+				t.Errorf("mutant %s: the suite's own failure messages print the canary:\n%s", m.name, out)
+			}
+		})
+	}
+}
+
+// TestMutantChild runs the suite against the mutant named by
+// SOURCETEST_MUTANT; it is started by TestSuiteCatchesBrokenDrivers.
+func TestMutantChild(t *testing.T) {
+	name := os.Getenv("SOURCETEST_MUTANT")
+	if name == "" {
+		t.Skip("started by TestSuiteCatchesBrokenDrivers")
+	}
+	// A broken driver may leave the suite waiting for a message that never
+	// comes; a short deadline keeps the mutant runs fast.
+	defer sourcetest.SetTimeouts(3*time.Second, 2*time.Second)()
+	sourcetest.Run(t, func(*testing.T) sourcetest.Harness {
+		return &memHarness{b: memsource.NewBroker(), mutant: name}
+	}, sourcetest.Features{Ordered: true, NackRedelivers: true})
+}
+
+// mutantSource wraps a correct memsource Source and breaks one rule.
+type mutantSource struct {
+	inner  *memsource.Source
+	mutant string
+
+	mu        sync.Mutex
+	delivered []*source.Message // inner messages, in delivery order
+	closes    int
+	last      string // bodies delivered
+	racy      int
+}
+
+func (s *mutantSource) Read(ctx context.Context) ([]*source.Message, error) {
+	readCtx := ctx
+	switch s.mutant {
+	case "ignoresCancel", "hangsOnEmpty":
+		readCtx = context.Background()
+	case "losesOnCancel":
+		if ctx.Err() != nil {
+			ms, _ := s.inner.Read(context.Background())
+			for _, m := range ms {
+				_ = m.Ack(context.Background())
+			}
+			return nil, ctx.Err()
+		}
+	}
+	ms, err := s.inner.Read(readCtx)
+	if err != nil {
+		switch {
+		case s.mutant == "noErrClosed" && errors.Is(err, source.ErrClosed):
+			return nil, io.EOF
+		case s.mutant == "bodyInError" && errors.Is(err, source.ErrClosed):
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return nil, fmt.Errorf("closed after %s: %w", s.last, err)
+		}
+		return nil, err
+	}
+	out := make([]*source.Message, len(ms))
+	for i, m := range ms {
+		out[i] = s.wrap(m)
+	}
+	if s.mutant == "reorders" {
+		slices.Reverse(out)
+	}
+	return out, nil
+}
+
+func (s *mutantSource) wrap(m *source.Message) *source.Message {
+	s.mu.Lock()
+	s.delivered = append(s.delivered, m)
+	idx := len(s.delivered) - 1
+	s.last += string(m.Body) + ","
+	s.mu.Unlock()
+	id, md := m.ID, m.Metadata
+	switch s.mutant {
+	case "bodyInID":
+		id = string(m.Body)
+	case "bodyInMetadata":
+		md = map[string]string{"first-bytes": string(m.Body)}
+	case "sameID":
+		id = "message"
+	case "emptyID":
+		id = ""
+	}
+	ack := func(ctx context.Context, err error) error {
+		switch {
+		case s.mutant == "racyAcks":
+			s.racy++
+		case s.mutant == "forgetsAcks" && err == nil:
+			return nil
+		case s.mutant == "dropsNack" && err != nil:
+			return m.Ack(ctx)
+		case s.mutant == "commitsPastUnacked" && err == nil:
+			s.mu.Lock()
+			earlier := slices.Clone(s.delivered[:idx])
+			s.mu.Unlock()
+			for _, e := range earlier {
+				_ = e.Ack(ctx) // ErrSettled for those settled already
+			}
+		}
+		var settleErr error
+		if err == nil {
+			settleErr = m.Ack(ctx)
+		} else {
+			settleErr = m.Nack(ctx, err)
+		}
+		if errors.Is(settleErr, source.ErrSettled) {
+			return nil
+		}
+		return settleErr
+	}
+	return source.NewMessage(id, m.Body, md, ack, m.As)
+}
+
+func (s *mutantSource) Close() error {
+	s.mu.Lock()
+	s.closes++
+	n := s.closes
+	s.mu.Unlock()
+	if s.mutant == "secondCloseFails" && n > 1 {
+		return errors.New("already closed")
+	}
+	return s.inner.Close()
+}
