@@ -150,8 +150,8 @@ func (o *Options) withDefaults() Options {
 
 // IsRetryable reports whether err is transient: a [sink.RetryableError], a
 // terminology server that could not answer (terminology.IsRetryable), a claim
-// lookup that failed on the way (a *fhirmap.LookupError for a transport
-// failure, 408, 429 or a 5xx), or a timeout. It is the default
+// lookup that failed on the way (a *fhirmap.LookupError whose Temporary is
+// true: a transport failure, a cut body, 408, 429 or a 5xx), or a timeout. It is the default
 // Options.Retryable.
 func IsRetryable(err error) bool {
 	if err == nil {
@@ -162,7 +162,7 @@ func IsRetryable(err error) bool {
 	}
 	var le *fhirmap.LookupError
 	if errors.As(err, &le) {
-		return le.Status == 0 || le.Status == 408 || le.Status == 429 || le.Status >= 500
+		return le.Temporary()
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return true
