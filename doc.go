@@ -6,14 +6,28 @@
 // # The picture
 //
 //	source ──Read──▶ message{ID (PHI-free), Body (may hold PHI), Metadata}
-//	   │
-//	convert          x12 Decoder: one business record at a time
+//	   │             filesource, kafkasource (+ debezium), pgsource,
+//	   │             pubsubsource (NATS, RabbitMQ, SQS, GCP, Azure), memsource
+//	   ▼
+//	Run ─ convert    x12 Decoder: one business record at a time
 //	   │             (an 837 claim, an 835 claim payment, an 834 member)
 //	   │             fhirmap: record → R4 resources, referenced first,
 //	   │             deterministic PHI-free ids; terminology: standard codings
 //	   ▼
+//	    ─ batch      by size and time, in source order, one version of a
+//	   │             resource per batch, stale versions skipped
+//	   ▼
 //	sink.Write       restsink (PUT, conditional update, transaction or batch
-//	                 bundles), ndjsonsink (Bulk Data $import files), memsink
+//	   │             bundles), ndjsonsink (Bulk Data $import files), memsink
+//	   ▼
+//	ack              once every resource of the message is written and every
+//	                 rejection found in it is recorded (Options.Reject)
+//
+// [Run] is the engine: at-least-once delivery, acks only after durable
+// writes, retries with back-off, a dead-letter path, per-resource order and
+// a stale-update guard. [Facade] is the on-demand pattern: an http.Handler
+// answering FHIR reads through a cache, invalidated by change events run
+// through Run into [Facade.Sink].
 //
 // The unit of work is the business record, not the file: a 50,000-claim 837
 // streams in memory bounded by one claim, and one bad claim does not sink the
@@ -23,7 +37,8 @@
 // Postgres logical replication → convert → upsert), batch ETL (X12 files →
 // REST upsert or NDJSON for $import), and an on-demand read facade with a
 // cache where syncing is not worth it. Dual writes are the anti-pattern
-// fhirsync exists to replace.
+// fhirsync exists to replace. A team scales it by running more replicas of
+// its own service: in one Kafka consumer group, or over partitioned sources.
 //
 // # Packages
 //
@@ -31,21 +46,20 @@
 //     decoder with typed 837P/837I/837D, 835 and 834 records.
 //   - [github.com/fhirsync/fhirsync/terminology]: ConceptMap translation,
 //     code-system URIs and the normalizers X12 needs (ICD-10, NDC, NPI).
+//   - [github.com/fhirsync/fhirsync/fhirmap]: 837 claims, 835 claim payments,
+//     834 members and provider-directory rows to R4 (C4BB, US Core, Plan-Net),
+//     with deterministic PHI-free ids and an X12 Converter.
+//   - [github.com/fhirsync/fhirsync/source]: the Message and Source contract;
+//     drivers filesource, kafkasource, pgsource, pubsubsource and memsource;
+//     debezium, the Debezium change-event format; the sourcetest
+//     conformance suite.
 //   - [github.com/fhirsync/fhirsync/sink]: the Sink contract and its error
 //     classification; restsink, ndjsonsink and memsink drivers; the sinktest
 //     conformance suite.
 //   - [github.com/fhirsync/fhirsync/auth]: OAuth2 client-credentials and SMART
 //     Backend Services authentication as http.RoundTrippers.
-//   - [github.com/fhirsync/fhirsync/fhirmap]: 837 claims, 835 claim payments,
-//     834 members and provider-directory rows to R4 (C4BB, US Core, Plan-Net),
-//     with deterministic PHI-free ids and an X12 Converter.
-//   - [github.com/fhirsync/fhirsync/source]: the Message and Source contract.
 //   - [github.com/fhirsync/fhirsync/resource]: type, id, identifiers and
 //     JSON of google/fhir R4 resource messages.
-//
-// The source drivers and the engine that joins the parts (Run, with retries,
-// a dead-letter path and checkpoints) are being built; until they land, the
-// packages above are used directly, as examples/x12tofhir does.
 //
 // # Delivery
 //
@@ -53,9 +67,15 @@
 // every resource has a deterministic id derived from its business key, so a
 // re-delivered record overwrites and never duplicates. A message is
 // acknowledged only after every resource derived from it is durably written.
-// Sinks classify failures as retryable or permanent and never retry
-// themselves; permanent failures (bad syntax, an invalid resource) go to a
-// dead-letter path with their reason, never back to the source.
+// Sources and sinks classify failures and never retry themselves; Run
+// retries what is retryable, with back-off. Permanent failures (bad syntax,
+// an invalid resource) go to the dead-letter path (Options.Reject) with their
+// reason and the message is then acked: poison is never nacked. A failure
+// given up on (Options.MaxAttempts) is nacked, never dropped. Sources
+// checkpoint only the highest contiguous acked position (a Kafka offset, a
+// Postgres LSN, a file), so a restart never skips an unacked message. Two
+// versions of one resource are never in flight at once, and a resource whose
+// source version is older than the one written last is skipped.
 //
 // # PHI
 //
