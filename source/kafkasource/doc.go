@@ -31,7 +31,9 @@
 // partitions are ignored: their new owner reads them again from the committed
 // offset. When partitions are lost (the member was fenced: its session
 // expired), nothing is committed for them and later acknowledgements are
-// ignored too, since another member may already own them. kgo's
+// ignored too, since another member may already own them. Such an ignored
+// acknowledgement returns nil (the record was processed; only its commit is
+// left to the next owner); one after Close returns [source.ErrClosed]. kgo's
 // BlockRebalanceOnPoll is held only while a poll's records are registered,
 // never while they are processed, so slow processing does not stall
 // rebalances.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -63,6 +64,7 @@ type Source struct {
 	parts      map[topicPartition]*partition
 	redeliver  []redelivery
 	closed     bool
+	isClosed   atomic.Bool        // closed, for acks without s.mu
 	pollCancel context.CancelFunc // wakes a Read blocked in a poll
 	lastErr    error              // last commit failure
 
@@ -281,6 +283,9 @@ func (s *Source) message(p *partition, rec *kgo.Record) *source.Message {
 		md["key"] = string(rec.Key)
 	}
 	ack := func(_ context.Context, err error) error {
+		if s.isClosed.Load() {
+			return source.ErrClosed
+		}
 		if err == nil {
 			p.ack(rec.Offset)
 			return nil
@@ -477,14 +482,15 @@ func (s *Source) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int3
 }
 
 // Close commits the contiguous acknowledged positions, leaves the group and
-// closes the client. Later acknowledgements are ignored (their records are
-// read again by the group's next owner of the partition), and Read returns
-// [source.ErrClosed]. Close is idempotent; it returns the last commit
+// closes the client. Later acknowledgements and Read return
+// [source.ErrClosed] (the records not acknowledged in time are read again by
+// the group's next owner of their partition). Close is idempotent; it returns the last commit
 // failure, if the final commits did not succeed.
 func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
+		s.isClosed.Store(true)
 		s.redeliver = nil
 		if s.pollCancel != nil {
 			s.pollCancel()

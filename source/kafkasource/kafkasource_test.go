@@ -276,7 +276,7 @@ func TestCloseAndContext(t *testing.T) {
 	assert.NoError(t, s.Close(), "Close is idempotent")
 	_, err = s.Read(context.Background())
 	assert.ErrorIs(t, err, source.ErrClosed)
-	assert.NoError(t, msgs[0].Ack(context.Background()), "an ack after Close is ignored")
+	assert.ErrorIs(t, msgs[0].Ack(context.Background()), source.ErrClosed, "an ack after Close does not count")
 	assert.Equal(t, []int64{-1}, k.committed(t))
 }
 
