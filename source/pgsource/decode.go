@@ -1,6 +1,8 @@
 package pgsource
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -189,6 +191,9 @@ func (d *decoder) decode(walStart pglogrepl.LSN, data []byte) (out []*change, er
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: empty pgoutput message at %s", ErrProtocol, walStart)
 	}
+	if !checkBounds(data) {
+		return nil, fmt.Errorf("%w: malformed pgoutput message of type %q at %s", ErrProtocol, printable(data[0]), walStart)
+	}
 	msg, perr := pglogrepl.Parse(data)
 	if perr != nil {
 		return nil, fmt.Errorf("%w: pgoutput message of type %q at %s cannot be parsed", ErrProtocol, printable(data[0]), walStart)
@@ -322,4 +327,136 @@ func printable(b byte) string {
 		return string(rune(b))
 	}
 	return fmt.Sprintf("0x%02x", b)
+}
+
+// checkBounds walks a pgoutput (protocol 1) message and reports whether
+// every count and length in it fits in data, so that pglogrepl.Parse, which
+// trusts them, neither allocates what a corrupt length claims nor reads
+// past the end.
+func checkBounds(data []byte) bool {
+	r := reader{b: data, ok: true}
+	switch r.u8() {
+	case 'B':
+		r.skip(8 + 8 + 4)
+	case 'C':
+		r.skip(1 + 8 + 8 + 8)
+	case 'O':
+		r.skip(8)
+		r.str()
+	case 'R':
+		r.skip(4)
+		r.str()
+		r.str()
+		r.skip(1)
+		for n := int(r.u16()); n > 0 && r.ok; n-- {
+			r.skip(1)
+			r.str()
+			r.skip(4 + 4)
+		}
+	case 'Y':
+		r.skip(4)
+		r.str()
+		r.str()
+	case 'I':
+		r.skip(4)
+		if r.u8() != 'N' {
+			return false
+		}
+		r.tuple()
+	case 'U':
+		r.skip(4)
+		kind := r.u8()
+		if kind == 'K' || kind == 'O' {
+			r.tuple()
+			kind = r.u8()
+		}
+		if kind != 'N' {
+			return false
+		}
+		r.tuple()
+	case 'D':
+		r.skip(4)
+		if kind := r.u8(); kind != 'K' && kind != 'O' {
+			return false
+		}
+		r.tuple()
+	case 'T':
+		n := int(r.u32())
+		r.skip(1)
+		if n > len(data) {
+			return false
+		}
+		r.skip(4 * n)
+	case 'M':
+		r.skip(1 + 8)
+		r.str()
+		r.skip(int(r.u32()))
+	default:
+		return false
+	}
+	return r.ok
+}
+
+// reader reads big-endian fields; once a read goes past the end, ok is
+// false for good.
+type reader struct {
+	b  []byte
+	ok bool
+}
+
+func (r *reader) take(n int) []byte {
+	if !r.ok || n < 0 || n > len(r.b) {
+		r.b, r.ok = nil, false
+		return nil
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *reader) skip(n int) { r.take(n) }
+
+func (r *reader) u8() byte {
+	if b := r.take(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *reader) u16() uint16 {
+	if b := r.take(2); b != nil {
+		return binary.BigEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if b := r.take(4); b != nil {
+		return binary.BigEndian.Uint32(b)
+	}
+	return 0
+}
+
+// str skips a NUL-terminated string.
+func (r *reader) str() {
+	i := bytes.IndexByte(r.b, 0)
+	if !r.ok || i < 0 {
+		r.b, r.ok = nil, false
+		return
+	}
+	r.b = r.b[i+1:]
+}
+
+// tuple skips TupleData: a column count, then per column n (NULL), u
+// (unchanged TOAST), or t/b with a length and that many bytes.
+func (r *reader) tuple() {
+	for n := int(r.u16()); n > 0 && r.ok; n-- {
+		switch r.u8() {
+		case 'n', 'u':
+		case 't', 'b':
+			r.skip(int(r.u32()))
+		default:
+			r.b, r.ok = nil, false
+		}
+	}
 }
