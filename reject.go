@@ -24,6 +24,7 @@ type Stage string
 
 // The stages.
 const (
+	StageRead    Stage = "read"    // the source could not read the message's record (source.Message.Err)
 	StageConvert Stage = "convert" // the message, or a record in it, did not convert
 	StageWrite   Stage = "write"   // the sink refused a resource for good
 )

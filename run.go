@@ -87,6 +87,7 @@ type msgState struct {
 	converted chan struct{} // closed when conversion ended
 	res       []proto.Message
 	reject    error // a permanent conversion failure (the whole message, or some records of it)
+	readErr   bool  // reject is the source's: it could not read the record
 	giveUp    error // conversion given up on, or abandoned: the message is nacked, or left
 	abandoned bool  // the run is stopping: leave the message unsettled
 
@@ -203,6 +204,11 @@ func (e *engine) convertLoop() {
 // convert converts one message, retrying transient failures.
 func (e *engine) convert(st *msgState) {
 	defer close(st.converted)
+	if err := st.msg.Err(); err != nil {
+		// The source could not read the record: nothing to convert.
+		st.reject, st.readErr = err, true
+		return
+	}
 	ctx, span := e.tracer.Start(e.ctx, "fhirsync.convert", trace.WithAttributes(attribute.String("fhirsync.message.id", st.msg.ID)))
 	defer span.End()
 	for attempt := 1; ; attempt++ {
@@ -306,7 +312,11 @@ func (e *engine) batchLoop() {
 			continue
 		}
 		if st.reject != nil {
-			e.rejectAsync(st, &Rejection{Message: st.msg, Stage: StageConvert, Err: st.reject, Time: time.Now()})
+			stage := StageConvert
+			if st.readErr {
+				stage = StageRead
+			}
+			e.rejectAsync(st, &Rejection{Message: st.msg, Stage: stage, Err: st.reject, Time: time.Now()})
 		}
 		for _, r := range st.res {
 			if cur == nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ import (
 	"github.com/fhirsync/fhirsync/sink/restsink"
 	"github.com/fhirsync/fhirsync/sink/sinktest"
 	"github.com/fhirsync/fhirsync/source"
+	"github.com/fhirsync/fhirsync/source/filesource"
 	"github.com/fhirsync/fhirsync/source/memsource"
 )
 
@@ -510,4 +512,37 @@ func TestRunX12IntoFHIRServer(t *testing.T) {
 	b2.Publish(files...)
 	require.NoError(t, fhirsync.Run(context.Background(), b2.Open("etl", &memsource.Options{Finite: true}), conv, dst, fast(&fhirsync.Options{Reject: rej, BatchSize: 50})))
 	assert.Equal(t, first, counts())
+}
+
+// TestRunRejectsUnreadableRecords: a message the source could not read
+// (source.Message.Err: here a listed file that is missing) is rejected at
+// the read stage without conversion, and acked; the others are written.
+func TestRunRejectsUnreadableRecords(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.txt")
+	require.NoError(t, os.WriteFile(good, []byte("0 1"), 0o600))
+	src, err := filesource.OpenFiles([]string{good, filepath.Join(dir, "missing.txt")}, nil)
+	require.NoError(t, err)
+	defer src.Close()
+	var converted atomic.Int32
+	conv := fhirmap.ConverterFunc(func(ctx context.Context, m *source.Message) ([]proto.Message, error) {
+		converted.Add(1)
+		return patients(false).Convert(ctx, m)
+	})
+	var got []*fhirsync.Rejection
+	var mu sync.Mutex
+	rej := fhirsync.RejecterFunc(func(_ context.Context, r *fhirsync.Rejection) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, r)
+		return nil
+	})
+	dst := memsink.New(nil)
+	require.NoError(t, fhirsync.Run(context.Background(), src, conv, dst, fast(&fhirsync.Options{Reject: rej})))
+	assert.EqualValues(t, 1, converted.Load())
+	assert.Equal(t, 1, dst.Len())
+	require.Len(t, got, 1)
+	assert.Equal(t, fhirsync.StageRead, got[0].Stage)
+	var fe *filesource.FileError
+	assert.ErrorAs(t, got[0].Err, &fe)
 }

@@ -54,6 +54,7 @@ type Message struct {
 
 	ack     AckFunc
 	as      func(any) bool
+	err     error
 	mu      sync.Mutex
 	settled bool
 }
@@ -64,6 +65,20 @@ type Message struct {
 func NewMessage(id string, body []byte, metadata map[string]string, ack AckFunc, as func(any) bool) *Message {
 	return &Message{ID: id, Body: body, Metadata: metadata, ack: ack, as: as}
 }
+
+// NewFailedMessage returns a message standing for a record the source could
+// not read (a file it could not open, a record larger than its limit): it has
+// no Body, and Err returns err, which must be PHI-free. fhirsync.Run records
+// such a message on its dead-letter path without converting it, then acks it,
+// as it does for any permanent failure; nacking it asks the source to try the
+// record again.
+func NewFailedMessage(id string, metadata map[string]string, err error, ack AckFunc, as func(any) bool) *Message {
+	return &Message{ID: id, Metadata: metadata, ack: ack, as: as, err: err}
+}
+
+// Err returns why the source could not read the message's record (see
+// NewFailedMessage), nil for a message with a Body.
+func (m *Message) Err() error { return m.err }
 
 // Ack acknowledges the message: it was processed and need not be delivered
 // again.

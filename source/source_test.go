@@ -60,3 +60,17 @@ func TestLogValueIsPHIFree(t *testing.T) {
 	assert.Contains(t, buf.String(), "claims.x12@120")
 	assert.False(t, strings.Contains(buf.String(), "ZZCANARYZZ"))
 }
+
+func TestFailedMessage(t *testing.T) {
+	cause := errors.New("file unreadable: permission denied")
+	var got error = errors.New("unset")
+	m := source.NewFailedMessage("in/a.x12@1-2", map[string]string{"path": "in/a.x12"}, cause, func(_ context.Context, err error) error {
+		got = err
+		return nil
+	}, nil)
+	assert.Nil(t, m.Body)
+	assert.Equal(t, cause, m.Err())
+	require.NoError(t, m.Ack(context.Background()))
+	assert.NoError(t, got)
+	assert.NoError(t, source.NewMessage("id", []byte("x"), nil, nil, nil).Err())
+}

@@ -7,6 +7,7 @@
 //
 //	x12tofhir [-out DIR] [-network STATUS] [-id-key-file FILE] [-payer-id ID] [-v] [-lenient] [-tolerant-isa] [FILE...]
 //	x12tofhir [flags] [-full-file] -previous PREV FILE
+//	x12tofhir -fhir URL [-mode MODE] [flags] FILE...
 //	x12tofhir -records [-lenient] [-tolerant-isa] [FILE...]
 //
 // With no FILE it reads standard input. Files are read in the order given,
@@ -47,6 +48,16 @@
 // instead. -id-key-file names a file whose bytes (at least 16) key the
 // resource ids (HMAC); without it ids are UUIDv5 over a public namespace,
 // fine for tests and demos only (see fhirmap.IDs).
+//
+// With -fhir URL the resources are written to the FHIR server at that base
+// URL instead, through fhirsync.Run (the engine a service would use) and
+// restsink, in transaction bundles by default (-mode put, conditional or
+// batch otherwise): written at least once, retried with back-off when the
+// server is busy, each file acknowledged only once all its resources are
+// written. A record that does not convert, or a resource the server refuses
+// for good, is reported on standard error and the exit status is 1. Files
+// are converted one at a time, in order, so that 835s join with the 837s
+// named before them. -previous does not apply.
 //
 // With -records it prints the decoded business records instead, as JSON
 // lines: kind, position, file and the typed record.
@@ -105,6 +116,7 @@ type line struct {
 type config struct {
 	records, lenient, tolerantISA, verbose, fullFile bool
 	out, network, idKeyFile, payerID, previous       string
+	fhirURL, mode                                    string
 	files                                            []string
 }
 
@@ -123,9 +135,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.verbose, "v", false, "report each record's unmet profile requirements and warnings on standard error")
 	fs.BoolVar(&c.lenient, "lenient", false, "report envelope count mismatches and misplaced segments as warnings (on standard error) instead of errors")
 	fs.BoolVar(&c.tolerantISA, "tolerant-isa", false, "accept ISA segments whose fixed-width fields are not padded")
+	fs.StringVar(&c.fhirURL, "fhir", "", "write the resources to the FHIR server at base `URL` (through fhirsync.Run) instead of standard output")
+	fs.StringVar(&c.mode, "mode", "transaction", "with -fhir, how resources travel: put, conditional, transaction or batch")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: x12tofhir [-out DIR] [-network STATUS] [-id-key-file FILE] [-payer-id ID] [-v] [-lenient] [-tolerant-isa] [FILE...]\n")
 		fmt.Fprintf(stderr, "       x12tofhir [flags] [-full-file] -previous PREV FILE\n")
+		fmt.Fprintf(stderr, "       x12tofhir -fhir URL [-mode MODE] [flags] FILE...\n")
 		fmt.Fprintf(stderr, "       x12tofhir -records [-lenient] [-tolerant-isa] [FILE...]\n")
 		fs.PrintDefaults()
 	}
@@ -146,6 +161,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintln(stderr, "x12tofhir: -network must be innetwork or outofnetwork")
 		return 2
+	}
+	if c.fhirURL != "" {
+		if c.records || c.out != "" || c.previous != "" || len(c.files) == 0 {
+			fmt.Fprintln(stderr, "x12tofhir: -fhir writes FILEs to a server: it takes files, and neither -records, -out nor -previous")
+			return 2
+		}
+		return toServer(c, stderr)
 	}
 	var w writer
 	if c.records {

@@ -93,7 +93,9 @@ func TestUsage(t *testing.T) {
 	if code := run([]string{"-records", filepath.Join(t.TempDir(), "missing.x12")}, nil, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "missing.x12: no such file") {
 		t.Errorf("missing file: exit %d, stderr %q", code, stderr.String())
 	}
-	for _, args := range [][]string{{"-nope"}, {"-records", "-out", t.TempDir()}, {"-network", "maybe"}, {"-id-key-file", filepath.Join(t.TempDir(), "none")}} {
+	for _, args := range [][]string{{"-nope"}, {"-records", "-out", t.TempDir()}, {"-network", "maybe"}, {"-id-key-file", filepath.Join(t.TempDir(), "none")},
+		{"-fhir", "http://localhost:1"}, {"-fhir", "http://localhost:1", "-out", t.TempDir(), "f.x12"}, {"-fhir", "http://localhost:1", "-records", "f.x12"},
+		{"-fhir", "http://localhost:1", "-mode", "fast", "f.x12"}, {"-fhir", "not a url", "f.x12"}} {
 		stderr.Reset()
 		if code := run(args, strings.NewReader(""), &stdout, &stderr); code != 2 || stderr.Len() == 0 {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())

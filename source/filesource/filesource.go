@@ -62,12 +62,13 @@
 //
 // A file that cannot be read (permission denied, missing from a list given
 // to OpenFiles, larger than MaxFileSize, an I/O error) does not stop the
-// others: it is delivered as a message with a nil Body whose [ReadError]
-// returns a [*FileError] naming the file (Message.As exposes it too). A
-// converter should start with
+// others: it is delivered as a failed message ([source.NewFailedMessage]):
+// no Body, and its Err (and [ReadError], and Message.As) give a [*FileError]
+// naming the file. fhirsync.Run records it on the dead-letter path without
+// converting it, then acks it; a converter used without Run should start with
 //
 //	if err := filesource.ReadError(m); err != nil {
-//		return nil, err // permanent: the engine records it on the dead-letter path and acks
+//		return nil, err // permanent: record it on your reject path
 //	}
 //
 // Acking such a message records the file as done, like any other; nacking it
@@ -684,6 +685,9 @@ func (s *Source) message(f File, v version, body []byte, ferr *FileError) *sourc
 			return true
 		}
 		return false
+	}
+	if ferr != nil {
+		return source.NewFailedMessage(id, md, ferr, ack, as)
 	}
 	return source.NewMessage(id, body, md, ack, as)
 }
