@@ -362,3 +362,32 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecode measures decoding alone: one pgoutput insert of six
+// columns into a change and its JSON body.
+func BenchmarkDecode(b *testing.B) {
+	rel := msgRelation(16400, "public", "provider",
+		relCol{true, "id", pgtype.Int4OID}, relCol{false, "name", pgtype.TextOID}, relCol{false, "amount", pgtype.NumericOID},
+		relCol{false, "updated", pgtype.TimestamptzOID}, relCol{false, "tags", pgtype.TextArrayOID}, relCol{false, "active", pgtype.BoolOID})
+	ins := msgInsert(16400, "4711", "provider 4711", "5888.75", "2024-03-01 12:30:00.123456+00", "{net-0,plan}", "t")
+	tr := newTracker(0x10)
+	d := newDecoder(tr)
+	if _, err := d.decode(0x100, rel); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := d.decode(0x100, msgBegin(0x1000, 1)); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cs, err := d.decode(0x200, ins)
+		if err != nil || len(cs) != 1 {
+			b.Fatal(err)
+		}
+		_ = cs[0].body("db", commitTime)
+		_ = cs[0].metadata()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "changes/s")
+}

@@ -111,6 +111,8 @@ type Source struct {
 	closeOnce sync.Once
 }
 
+var _ source.Source = (*Source)(nil)
+
 var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
 // Open connects with connString (a keyword/value or URL connection string,
