@@ -511,3 +511,79 @@ func TestCanary(t *testing.T) {
 		t.Errorf("Close error holds the canary")
 	}
 }
+
+// TestBackpressure: with a small buffer the stream pauses while nobody
+// reads, status updates go on meanwhile, and Read batches are bounded.
+func TestBackpressure(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFixture(t, "id int PRIMARY KEY", true)
+	f.exec(ctx, "INSERT INTO "+f.table+" SELECT generate_series(1, 40)")
+	src := f.open(ctx, &pgsource.Options{BufferSize: 4, MaxBatch: 3})
+	f.waitStatusUpdates(ctx, 3) // heartbeats while the buffer is full and nobody reads
+	var ids []string
+	for len(ids) < 40 {
+		ms, err := src.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) > 3 {
+			t.Fatalf("Read returned %d messages, MaxBatch is 3", len(ms))
+		}
+		for _, m := range ms {
+			ids = append(ids, m.ID)
+		}
+		ackAll(ctx, t, ms)
+	}
+	for i, id := range ids {
+		if !strings.HasSuffix(id, fmt.Sprintf("#%d", i+1)) {
+			t.Fatalf("message %d has ID %s, want ordinal %d", i, id, i+1)
+		}
+	}
+	f.waitConfirmed(ctx, "passed the transaction", func(l pglogrepl.LSN) bool {
+		c, _ := pglogrepl.ParseLSN(strings.Split(ids[0], "#")[0])
+		return l > c
+	})
+}
+
+// TestStreamFailure: when the server ends the walsender, Read reports it
+// (without row data), Close returns, and a new Source resumes.
+func TestStreamFailure(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFixture(t, "id int PRIMARY KEY, name text", true)
+	f.exec(ctx, "INSERT INTO "+f.table+" VALUES (1, $1)", canary)
+	src := f.open(ctx, nil)
+	first := readN(ctx, t, src, 1)
+	f.exec(ctx, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1", f.name)
+	_, err := src.Read(ctx)
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, source.ErrClosed) {
+		t.Fatalf("Read after the walsender was terminated = %v, want the stream's error", err)
+	}
+	if strings.Contains(err.Error(), canary) {
+		t.Errorf("stream error holds the canary")
+	}
+	if _, again := src.Read(ctx); again == nil || again.Error() != err.Error() {
+		t.Errorf("second Read = %v, want the same error %v", again, err)
+	}
+	_ = first[0].Ack(ctx) // counted, but never confirmed: the stream is gone
+	if err := src.Close(); err != nil {
+		t.Errorf("Close after a stream failure = %v, want nil (Read reported the failure)", err)
+	}
+	var src2 *pgsource.Source
+	for src2 == nil { // the terminated walsender may hold the slot a moment longer
+		s, err := pgsource.Open(ctx, f.url, f.name, f.name, &pgsource.Options{StatusInterval: f.status})
+		switch {
+		case err == nil:
+			src2 = s
+		case ctx.Err() != nil:
+			t.Fatalf("reopen: %v", err)
+		default:
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	t.Cleanup(func() { _ = src2.Close() })
+	again := readN(ctx, t, src2, 1)
+	if again[0].ID != first[0].ID {
+		t.Errorf("after the failure got %s, want %s again", again[0].ID, first[0].ID)
+	}
+	ackAll(ctx, t, again)
+}

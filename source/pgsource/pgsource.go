@@ -43,8 +43,11 @@ const (
 	DefaultBufferSize     = 1000
 )
 
-// closeTimeout bounds the final status update and the connection's close.
+// closeTimeout bounds the end of the stream and the connection's close.
 const closeTimeout = 5 * time.Second
+
+// statusWriteTimeout bounds the write of one status update.
+const statusWriteTimeout = 10 * time.Second
 
 // Options are a Source's optional settings; the zero value (or nil) means
 // defaults.
@@ -549,6 +552,10 @@ func (s *Source) sendStatus(flushed pglogrepl.LSN) error {
 	if flushed == 0 {
 		written = 0 // pglogrepl would report a zero flush position as written
 	}
+	// A write that cannot go out for this long means a dead connection;
+	// without a deadline it would block the pump, and Close, for good.
+	_ = s.conn.Conn().SetWriteDeadline(time.Now().Add(statusWriteTimeout))
+	defer func() { _ = s.conn.Conn().SetWriteDeadline(time.Time{}) }()
 	return pglogrepl.SendStandbyStatusUpdate(context.Background(), s.conn, pglogrepl.StandbyStatusUpdate{
 		WALWritePosition: written, WALFlushPosition: flushed, WALApplyPosition: flushed,
 	})
