@@ -13,8 +13,9 @@
 // # Messages
 //
 // Each inserted, updated or deleted row is one Message whose Body is a JSON
-// change event shaped as Debezium's payload, so the decoder written for
-// Debezium (fhirmap.ProviderChange via package debezium) reads both:
+// change event shaped as Debezium's payload, so a decoder written for
+// Debezium payloads (such as package debezium's, into
+// fhirmap.ProviderChange) reads both:
 //
 //	{"before":null,"after":{"id":7,"name":"…"},
 //	 "source":{"version":"fhirsync-pgsource","connector":"postgresql","ts_ms":1700000000000,

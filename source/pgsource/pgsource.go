@@ -389,10 +389,15 @@ func signal(c chan struct{}) {
 }
 
 // Close sends a final standby status update with the confirmed position,
-// ends the replication stream (which releases the slot) and closes the
-// connection. Messages not acked by then are delivered again by the next
-// Source on the slot; an Ack or Nack after Close returns an error wrapping
-// [source.ErrClosed]. Close is idempotent: later calls return nil.
+// ends the replication stream (which releases the slot before Close
+// returns, so another Source can open it at once) and closes the
+// connection. A transaction whose delivered changes are all acked but whose
+// Commit had not been read yet is read to its end first (for at most 5 s),
+// so it is confirmed. Messages not acked by then are delivered again by the
+// next Source on the slot; an Ack or Nack after Close returns an error
+// wrapping [source.ErrClosed]. Close returns an error only when the final
+// status update fails (after a stream failure, which Read reported, it
+// returns nil). Close is idempotent: later calls return nil.
 func (s *Source) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
