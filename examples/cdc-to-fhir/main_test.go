@@ -136,7 +136,7 @@ func TestCDCToFHIR(t *testing.T) {
 		var n int
 		_ = conn.QueryRow(ctx, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", slot).Scan(&n)
 		return n == 1
-	}, 30*time.Second, 50*time.Millisecond, "replication slot created")
+	}, 120*time.Second, 50*time.Millisecond, "replication slot created")
 
 	_, err = conn.Exec(ctx, `INSERT INTO provider (npi, entity_type, last_name, first_name, taxonomy, location_name, location_line1,
 		location_city, location_state, location_postal_code, phone, accepting_new_patients, network_ids, network_names) VALUES
