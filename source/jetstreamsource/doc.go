@@ -58,8 +58,11 @@
 // consumer's AckWait has passed since it was delivered, including messages
 // delivered to a Source that was closed or crashed: after a restart,
 // unacknowledged messages come back after at most AckWait. Messages the
-// Source had pulled ahead but not yet returned from Read are nacked by Close
-// (it drains the pull subscription), so they come back at once.
+// Source had pulled ahead but not yet returned from Read are nacked by
+// Close, in stream order, once it has drained the pull subscription (a nak
+// while still subscribed would have the server send the message straight
+// back to it), so they come back at once; one the server sends just as the
+// subscription ends is lost in transit and comes back after AckWait.
 //
 // AckWait must therefore cover how long the engine may hold a message: up to
 // fhirsync's Options.MaxInFlight messages are read ahead, batched and

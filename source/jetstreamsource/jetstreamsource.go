@@ -79,6 +79,10 @@ type Source struct {
 	lastErr error // last error jetstream reported while consuming
 	fatal   error // the first one that stopped consuming
 
+	leftMu   sync.Mutex
+	left     []jetstream.Msg // arrived after Close began: nacked once the subscription is gone
+	leftDone bool            // Close nacked left: nack at once from now on
+
 	heldMu sync.Mutex
 	held   map[jetstream.Msg]struct{} // read, not settled (with KeepAlive only)
 
@@ -163,20 +167,35 @@ func check(info *jetstream.ConsumerInfo, o Options) error {
 
 // handle receives each message jetstream pulls, in order, and hands it to
 // Read through s.ch; it blocks while s.ch is full (the server delivers
-// nothing more than the pull requests ask for meanwhile). Once the Source is
-// closed, it nacks what is still arriving, so it is delivered again at once.
+// nothing more than the pull requests ask for meanwhile). Once Close began,
+// it keeps what still arrives for Close to nack.
 func (s *Source) handle(jm jetstream.Msg) {
 	select {
 	case <-s.done:
-		_ = jm.Nak()
+		s.leave(jm)
 		return
 	default:
 	}
 	select {
 	case s.ch <- jm:
 	case <-s.done:
-		_ = jm.Nak()
+		s.leave(jm)
 	}
+}
+
+// leave keeps a message that arrived after Close began, for Close to nack
+// once the pull subscription is gone: a nak while it is still subscribed
+// would have the server deliver the message straight back to it, and a
+// delivery arriving after it unsubscribed waits for AckWait.
+func (s *Source) leave(jm jetstream.Msg) {
+	s.leftMu.Lock()
+	if s.leftDone {
+		s.leftMu.Unlock()
+		_ = jm.Nak()
+		return
+	}
+	s.left = append(s.left, jm)
+	s.leftMu.Unlock()
 }
 
 // consumeErr records what jetstream reports while consuming. Most of it is
@@ -416,13 +435,14 @@ func (s *Source) keepAlive() {
 func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
-		s.cc.Drain() // handle nacks what the drain still delivers
+		s.cc.Drain() // handle keeps what the drain still delivers
 		t := time.NewTimer(closeTimeout)
 		select {
 		case <-s.stopped:
 		case <-t.C:
 		}
 		t.Stop()
+		// Nak in stream order: the buffered ones came first.
 	drain:
 		for {
 			select {
@@ -431,6 +451,13 @@ func (s *Source) Close() error {
 			default:
 				break drain
 			}
+		}
+		s.leftMu.Lock()
+		left := s.left
+		s.left, s.leftDone = nil, true
+		s.leftMu.Unlock()
+		for _, jm := range left {
+			_ = jm.Nak()
 		}
 		s.wg.Wait()
 		if s.held != nil {
