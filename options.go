@@ -39,8 +39,9 @@ type Options struct {
 	// ahead of writing.
 	MaxInFlight int
 	// Backoff is the delay between retries; the zero value means 100ms
-	// doubling to 30s, with 20% jitter. A Retry-After from the sink is
-	// honoured when it is longer.
+	// doubling to 30s, with 20% jitter. A Retry-After a server sent (in a
+	// [sink.RetryableError] from the sink or a converter, or in a
+	// terminology.RemoteError) is honoured when it is longer.
 	Backoff Backoff
 	// MaxAttempts is how many times a conversion or a write is tried before
 	// Run gives up on it; 0 means no limit (retry until ctx is done). A
@@ -169,4 +170,15 @@ func IsRetryable(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// retryAfter returns the longest delay a server asked for in err: the After
+// of a [sink.RetryableError], the RetryAfter of a [terminology.RemoteError].
+func retryAfter(err error) time.Duration {
+	d := sink.RetryAfter(err)
+	var re *terminology.RemoteError
+	if errors.As(err, &re) {
+		d = max(d, re.RetryAfter)
+	}
+	return d
 }

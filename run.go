@@ -235,7 +235,7 @@ func (e *engine) convert(st *msgState) {
 				return
 			}
 			e.log.LogAttrs(ctx, slog.LevelWarn, "fhirsync: convert failed, retrying", slog.Any("message", st.msg), slog.String("error", err.Error()), slog.Int("attempt", attempt))
-			if !e.sleep(e.o.Backoff.delay(attempt)) {
+			if !e.sleep(max(e.o.Backoff.delay(attempt), retryAfter(err))) {
 				st.abandoned = true
 				return
 			}

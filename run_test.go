@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,6 +39,7 @@ import (
 	"github.com/fhirsync/fhirsync/source"
 	"github.com/fhirsync/fhirsync/source/filesource"
 	"github.com/fhirsync/fhirsync/source/memsource"
+	"github.com/fhirsync/fhirsync/terminology"
 )
 
 const canary = "ZZCANARYZZ"
@@ -545,4 +548,56 @@ func TestRunRejectsUnreadableRecords(t *testing.T) {
 	assert.Equal(t, fhirsync.StageRead, got[0].Stage)
 	var fe *filesource.FileError
 	assert.ErrorAs(t, got[0].Err, &fe)
+}
+
+// TestRunConvertHonoursRetryAfter: a conversion that failed with a delay the
+// server asked for (a terminology server's 429 Retry-After, a
+// sink.RetryableError's After) is not tried again before that delay, however
+// short the back-off.
+func TestRunConvertHonoursRetryAfter(t *testing.T) {
+	throttled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"throttled"}]}`))
+	}))
+	defer throttled.Close()
+	remote := terminology.NewRemote(throttled.Client(), throttled.URL+"/fhir", nil)
+	for _, tc := range []struct {
+		name  string
+		fail  func(ctx context.Context) error
+		after time.Duration
+	}{
+		{"sink.RetryableError", func(context.Context) error {
+			return sink.Retryable(errors.New("claim lookup throttled"), 300*time.Millisecond)
+		}, 300 * time.Millisecond},
+		{"terminology 429", func(ctx context.Context) error {
+			_, err := remote.Translate(ctx, terminology.Coding{System: "http://example.org/local", Code: "A"}, "http://example.org/std")
+			return err
+		}, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var calls []time.Time
+			conv := fhirmap.ConverterFunc(func(ctx context.Context, m *source.Message) ([]proto.Message, error) {
+				mu.Lock()
+				calls = append(calls, time.Now())
+				first := len(calls) == 1
+				mu.Unlock()
+				if first {
+					err := tc.fail(ctx)
+					assert.True(t, fhirsync.IsRetryable(err), "%v", err)
+					return nil, err
+				}
+				return patients(false).Convert(ctx, m)
+			})
+			b := memsource.NewBroker()
+			publish(b, "0 1")
+			dst := memsink.New(nil)
+			require.NoError(t, fhirsync.Run(context.Background(), b.Open("sub", &memsource.Options{Finite: true}), conv, dst, fast(nil)))
+			require.Len(t, calls, 2)
+			assert.GreaterOrEqual(t, calls[1].Sub(calls[0]), tc.after, "tried again before the Retry-After")
+			assert.Equal(t, 1, dst.Len())
+		})
+	}
 }
