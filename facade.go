@@ -13,11 +13,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/sync/singleflight"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fhirsync/fhirsync/resource"
@@ -68,9 +66,10 @@ type FacadeOptions struct {
 // Facade is an http.Handler that answers FHIR reads (GET [type]/[id], and
 // GET [type]?params with FacadeOptions.Search) from a fetch function, through
 // a bounded TTL cache: the on-demand pattern, where syncing everything is not
-// worth it. Concurrent reads of one missing resource share one fetch. The
-// cached entries of resources that change can be dropped as change events
-// arrive, by running [Run] into Facade.Sink.
+// worth it. Concurrent reads of one missing resource share one fetch; a read
+// that starts after the resource was invalidated never shares a fetch begun
+// before. The cached entries of resources that change can be dropped as
+// change events arrive, by running [Run] into Facade.Sink.
 //
 // It also answers GET metadata with a CapabilityStatement. Writes get 405.
 // Errors are OperationOutcomes whose text never holds PHI.
@@ -78,9 +77,10 @@ type Facade struct {
 	fetch FetchFunc
 	o     FacadeOptions
 	cache *lru.Cache[string, *facadeEntry]
-	group singleflight.Group
-	gen   atomic.Uint64 // bumped by every invalidation: a fetch that saw another generation does not fill the cache
 	types map[string]bool
+
+	fmu     sync.Mutex         // orders fetches' cache fills with invalidations
+	flights map[string]*flight // fetches in flight that new reads may join, by key
 
 	mu    sync.Mutex
 	stats FacadeStats
@@ -89,6 +89,14 @@ type Facade struct {
 // FacadeStats counts what the facade did.
 type FacadeStats struct {
 	Hits, Misses, Fetches, Invalidations int
+}
+
+// flight is one fetch, shared by the reads that join it.
+type flight struct {
+	done  chan struct{} // closed when e and err are set
+	e     *facadeEntry
+	err   error
+	stale bool // invalidated while in flight (under fmu): it fills no cache
 }
 
 type facadeEntry struct {
@@ -130,7 +138,7 @@ func NewFacade(fetch FetchFunc, opts *FacadeOptions) (*Facade, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fhirsync: facade cache: %w", err)
 	}
-	f := &Facade{fetch: fetch, o: o, cache: c}
+	f := &Facade{fetch: fetch, o: o, cache: c, flights: make(map[string]*flight)}
 	if o.Types != nil {
 		f.types = map[string]bool{}
 		for _, t := range o.Types {
@@ -157,7 +165,10 @@ func (f *Facade) count(fn func(s *FacadeStats)) {
 }
 
 // Get returns a resource through the cache (a copy the caller may modify),
-// or an error wrapping ErrNotFound, or the fetch function's error.
+// or an error wrapping ErrNotFound, or the fetch function's error. When ctx
+// is done first, Get returns ctx's error at once; the fetch it started or
+// joined goes on for the other readers (for up to a minute) and fills the
+// cache.
 func (f *Facade) Get(ctx context.Context, resourceType, id string) (proto.Message, error) {
 	e, err := f.get(ctx, resourceType, id)
 	if err != nil {
@@ -171,40 +182,80 @@ func (f *Facade) Get(ctx context.Context, resourceType, id string) (proto.Messag
 
 func (f *Facade) get(ctx context.Context, resourceType, id string) (*facadeEntry, error) {
 	key := resourceType + "/" + id
-	if e, ok := f.cache.Get(key); ok && f.o.Now().Before(e.expires) {
+	if e, ok := f.fresh(key); ok {
+		f.count(func(s *FacadeStats) { s.Hits++ })
+		return e, nil
+	}
+	f.fmu.Lock()
+	if e, ok := f.fresh(key); ok { // filled meanwhile
+		f.fmu.Unlock()
 		f.count(func(s *FacadeStats) { s.Hits++ })
 		return e, nil
 	}
 	f.count(func(s *FacadeStats) { s.Misses++ })
-	v, err, _ := f.group.Do(key, func() (any, error) {
-		gen := f.gen.Load()
-		f.count(func(s *FacadeStats) { s.Fetches++ })
-		// The fetch outlives one caller's cancellation: others may share it.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		msg, err := f.fetch(fctx, resourceType, id)
-		now := f.o.Now()
-		var e *facadeEntry
-		switch {
-		case errors.Is(err, ErrNotFound):
-			e = &facadeEntry{expires: now.Add(f.o.NotFoundTTL)}
-		case err != nil:
-			return nil, err
-		default:
-			e, err = f.entry(msg, resourceType, id, now)
-			if err != nil {
-				return nil, err
-			}
-		}
-		if f.gen.Load() == gen && (e.msg != nil || f.o.NotFoundTTL > 0) {
-			f.cache.Add(key, e)
-		}
-		return e, nil
-	})
-	if err != nil {
-		return nil, err
+	fl, ok := f.flights[key]
+	if !ok {
+		fl = &flight{done: make(chan struct{})}
+		f.flights[key] = fl
+		// The fetch outlives this reader's cancellation: others may share it.
+		go f.fly(context.WithoutCancel(ctx), fl, key, resourceType, id)
 	}
-	return v.(*facadeEntry), nil
+	f.fmu.Unlock()
+	select {
+	case <-fl.done:
+		return fl.e, fl.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// fresh returns the unexpired cache entry of key.
+func (f *Facade) fresh(key string) (*facadeEntry, bool) {
+	e, ok := f.cache.Get(key)
+	if !ok || !f.o.Now().Before(e.expires) {
+		return nil, false
+	}
+	return e, true
+}
+
+// fly runs the fetch of fl and, unless key was invalidated meanwhile, caches
+// what it found.
+func (f *Facade) fly(ctx context.Context, fl *flight, key, resourceType, id string) {
+	defer close(fl.done)
+	f.count(func(s *FacadeStats) { s.Fetches++ })
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	msg, err := f.safeFetch(ctx, resourceType, id)
+	now := f.o.Now()
+	var e *facadeEntry
+	switch {
+	case errors.Is(err, ErrNotFound):
+		e, err = &facadeEntry{expires: now.Add(f.o.NotFoundTTL)}, nil
+	case err == nil:
+		e, err = f.entry(msg, resourceType, id, now)
+	}
+	f.fmu.Lock()
+	if f.flights[key] == fl {
+		delete(f.flights, key)
+	}
+	if err == nil && !fl.stale && (e.msg != nil || f.o.NotFoundTTL > 0) {
+		f.cache.Add(key, e)
+	}
+	f.fmu.Unlock()
+	fl.e, fl.err = e, err
+}
+
+// errFetchPanicked replaces the value of a fetch function's panic, which
+// could hold PHI.
+var errFetchPanicked = errors.New("fhirsync: the fetch function panicked")
+
+func (f *Facade) safeFetch(ctx context.Context, resourceType, id string) (msg proto.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg, err = nil, errFetchPanicked
+		}
+	}()
+	return f.fetch(ctx, resourceType, id)
 }
 
 // errFetchedWrong reports a fetch that returned another resource than asked.
@@ -230,10 +281,17 @@ func (f *Facade) entry(msg proto.Message, resourceType, id string, now time.Time
 }
 
 // Invalidate drops the cached entry of a resource, so that the next read
-// fetches it again.
+// fetches it again: a fetch of it in flight neither fills the cache nor is
+// shared with reads that start from now on.
 func (f *Facade) Invalidate(resourceType, id string) {
-	f.gen.Add(1)
-	f.cache.Remove(resourceType + "/" + id)
+	key := resourceType + "/" + id
+	f.fmu.Lock()
+	if fl, ok := f.flights[key]; ok {
+		fl.stale = true
+		delete(f.flights, key)
+	}
+	f.cache.Remove(key)
+	f.fmu.Unlock()
 	f.count(func(s *FacadeStats) { s.Invalidations++ })
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -251,4 +252,193 @@ func TestFacadeSearchAndMetadataAreValidFHIR(t *testing.T) {
 	assert.Equal(t, 1, bundle.Total)
 	resp, _ = get(t, srv.URL+"/Claim/x", nil)
 	assert.Equal(t, 404, resp.StatusCode, "a type outside Types")
+}
+
+// gatedFetch is a system of record whose fetches of a gated id wait until
+// the gate is opened; each fetch reads the revision when it starts.
+type gatedFetch struct {
+	mu      sync.Mutex
+	revs    map[string]int
+	gated   string
+	gate    chan struct{}
+	started chan string // a fetch began (its id)
+	fetches atomic.Int32
+}
+
+func newGatedFetch(gated string, revs map[string]int) *gatedFetch {
+	return &gatedFetch{revs: revs, gated: gated, gate: make(chan struct{}), started: make(chan string, 100)}
+}
+
+func (g *gatedFetch) fetch(ctx context.Context, typ, id string) (proto.Message, error) {
+	g.fetches.Add(1)
+	g.mu.Lock()
+	rev, ok := g.revs[id]
+	gated := id == g.gated
+	g.mu.Unlock()
+	g.started <- id
+	if gated {
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if !ok {
+		return nil, fhirsync.ErrNotFound
+	}
+	var i int
+	fmt.Sscanf(id, "sinktest-pat-%d", &i)
+	return sinktest.PatientRev(i, rev), nil
+}
+
+func (g *gatedFetch) ungate() {
+	g.mu.Lock()
+	g.gated = ""
+	g.mu.Unlock()
+}
+
+func (g *gatedFetch) set(id string, rev int) {
+	g.mu.Lock()
+	g.revs[id] = rev
+	g.mu.Unlock()
+}
+
+type getResult struct {
+	m   proto.Message
+	err error
+}
+
+func goGet(ctx context.Context, f *fhirsync.Facade, id string) chan getResult {
+	ch := make(chan getResult, 1)
+	go func() {
+		m, err := f.Get(ctx, "Patient", id)
+		ch <- getResult{m, err}
+	}()
+	return ch
+}
+
+// TestFacadeReadAfterInvalidateIsFresh: a read that starts after a resource
+// was invalidated never gets what a fetch begun before the invalidation
+// read, nor does that fetch fill the cache.
+func TestFacadeReadAfterInvalidateIsFresh(t *testing.T) {
+	id := sinktest.PatientID(1)
+	g := newGatedFetch(id, map[string]int{id: 1})
+	f, err := fhirsync.NewFacade(g.fetch, &fhirsync.FacadeOptions{TTL: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	before := goGet(ctx, f, id)
+	require.Equal(t, id, <-g.started) // the fetch read revision 1 and waits
+	g.set(id, 2)                      // the system of record changes...
+	f.Invalidate("Patient", id)       // ...and its change event arrives
+	g.ungate()                        // fetches from now on do not wait
+	after := goGet(ctx, f, id)
+	select {
+	case r := <-after:
+		require.NoError(t, r.err)
+		assert.Equal(t, 2, sinktest.Revision(r.m), "a read after the invalidation got an older revision")
+	case <-time.After(5 * time.Second):
+		close(g.gate)
+		r := <-after
+		require.NoError(t, r.err)
+		t.Fatalf("the read after the invalidation waited for the fetch begun before it, and got revision %d", sinktest.Revision(r.m))
+	}
+	close(g.gate)
+	r := <-before
+	require.NoError(t, r.err)
+	assert.Equal(t, 1, sinktest.Revision(r.m), "the first read gets what its fetch read")
+	m, err := f.Get(ctx, "Patient", id)
+	require.NoError(t, err)
+	assert.Equal(t, 2, sinktest.Revision(m), "the stale fetch did not fill the cache")
+}
+
+// TestFacadeInvalidationOfOtherResourcesKeepsCaching: a change event for one
+// resource does not stop a fetch of another from filling the cache (under a
+// steady change stream nothing would ever be cached).
+func TestFacadeInvalidationOfOtherResourcesKeepsCaching(t *testing.T) {
+	id, other := sinktest.PatientID(1), sinktest.PatientID(2)
+	g := newGatedFetch(id, map[string]int{id: 1, other: 1})
+	f, err := fhirsync.NewFacade(g.fetch, &fhirsync.FacadeOptions{TTL: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	ctx := context.Background()
+	pending := goGet(ctx, f, id)
+	require.Equal(t, id, <-g.started)
+	f.Invalidate("Patient", other)
+	close(g.gate)
+	require.NoError(t, (<-pending).err)
+	_, err = f.Get(ctx, "Patient", id)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, g.fetches.Load(), "the second read is a hit")
+}
+
+// TestFacadeCancelledReaderReturnsPromptly: a reader whose context ends
+// stops waiting for a fetch it shares; the fetch goes on for the others and
+// fills the cache.
+func TestFacadeCancelledReaderReturnsPromptly(t *testing.T) {
+	id := sinktest.PatientID(1)
+	g := newGatedFetch(id, map[string]int{id: 1})
+	f, err := fhirsync.NewFacade(g.fetch, &fhirsync.FacadeOptions{TTL: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := goGet(ctx, f, id)
+	require.Equal(t, id, <-g.started)
+	other := goGet(context.Background(), f, id)
+	cancel()
+	select {
+	case r := <-first:
+		assert.ErrorIs(t, r.err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		close(g.gate)
+		<-first
+		t.Fatal("Get did not return when its context was cancelled")
+	}
+	close(g.gate)
+	r := <-other
+	require.NoError(t, r.err, "the shared fetch outlives the cancelled reader")
+	assert.Equal(t, 1, sinktest.Revision(r.m))
+	_, err = f.Get(context.Background(), "Patient", id)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, g.fetches.Load())
+}
+
+// TestFacadeFetchPanic: a fetch function that panics answers 502 like any
+// failed fetch; the panic value (which may hold PHI) reaches no log.
+func TestFacadeFetchPanic(t *testing.T) {
+	var logs bytes.Buffer
+	f, err := fhirsync.NewFacade(func(context.Context, string, string) (proto.Message, error) {
+		panic("no row for member " + canary)
+	}, &fhirsync.FacadeOptions{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	require.NoError(t, err)
+	srv := httptest.NewUnstartedServer(f)
+	var serverLog syncBuffer
+	srv.Config.ErrorLog = log.New(&serverLog, "", 0)
+	srv.Start()
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/Patient/" + sinktest.PatientID(1))
+	require.NoError(t, err, "the server dropped the connection")
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	assert.NotContains(t, string(b), canary)
+	_, err = f.Get(context.Background(), "Patient", sinktest.PatientID(2))
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), canary)
+	assert.NotContains(t, logs.String()+serverLog.String(), canary)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
