@@ -26,6 +26,10 @@
 //     delivers nothing.
 //   - Nack: a nacked message is delivered again, by the same Source with
 //     NackRedelivers, otherwise after a reopen; it is never dropped.
+//   - NackThenClose (NackRedelivers): a message nacked and not yet
+//     delivered again when its Source closes is delivered after a reopen: a
+//     driver that redelivers nacks from memory must not let its checkpoint
+//     pass them (Nack checks this already for the other drivers).
 //   - SettleOnce: a second Ack or Nack returns [source.ErrSettled].
 //   - ConcurrentAcks: acks from several goroutines at once (run with -race)
 //     all count.
@@ -62,6 +66,7 @@ import (
 	"io"
 	"log/slog"
 	mathrand "math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -115,6 +120,12 @@ var tests = []test{
 	{name: "AckedNotRedelivered", run: testAckedNotRedelivered},
 	{name: "OutOfOrderAck", run: testOutOfOrderAck},
 	{name: "Nack", run: testNack},
+	{name: "NackThenClose", run: testNackThenClose, skip: func(f Features) string {
+		if !f.NackRedelivers {
+			return "Nack reopens the Source after the nack already"
+		}
+		return ""
+	}},
 	{name: "SettleOnce", run: testSettleOnce},
 	{name: "ConcurrentAcks", run: testConcurrentAcks},
 	{name: "CancelledContext", run: testCancelledContext},
@@ -351,7 +362,7 @@ func (s *suite) readUntil(src source.Source, want []string, settle func(*source.
 			}
 		}
 		if err != nil {
-			s.t.Fatalf("Read: %v (still waiting for %d of %d payloads)", err, len(missing), len(want))
+			s.t.Fatalf("Read: %v (still waiting for %d of %d payloads: %s)", e(err), len(missing), len(want), what)
 		}
 	}
 	return got
@@ -521,6 +532,34 @@ func testNack(s *suite) {
 		}
 	}
 	s.t.Errorf("a nacked message was not delivered again after a reopen: nack dropped it")
+}
+
+func testNackThenClose(s *suite) {
+	want := s.publish(3)
+	src := s.open()
+	got := s.readUntil(src, want, nil, "the published payloads")
+	nacked := got[0]
+	s.nack(nacked.m)
+	for _, d := range got[1:] {
+		if d.payload != nacked.payload {
+			s.ack(d.m)
+		}
+	}
+	s.close(src)
+	src = s.open()
+	var after []string
+	if s.f.Finite {
+		after = s.drain(src)
+	} else {
+		// The acked ones may come again too (at-least-once), before the marker.
+		marker := s.publish(1)
+		after = payloads(s.readUntil(src, []string{nacked.payload, marker[0]}, s.ack, "the message nacked before its Source closed, after a reopen, and a marker"))
+	}
+	if !slices.Contains(after, nacked.payload) {
+		s.t.Fatalf("a message nacked (and not yet delivered again) when its Source closed was not delivered after a reopen: the checkpoint passed it")
+	}
+	s.close(src)
+	s.expectNothingOf(s.open(), want)
 }
 
 func testSettleOnce(s *suite) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,26 +55,33 @@ func TestCorrectDriver(t *testing.T) {
 }
 
 // mutants are deliberately broken drivers and the subtest that must catch
-// each.
+// each; finite ones run the suite with Features.Finite on a finite memsource.
 var mutants = []struct {
 	name, catchBy string
 	raceOnly      bool
+	finite        bool
 }{
-	{"commitsPastUnacked", "OutOfOrderAck", false},
-	{"dropsNack", "Nack", false},
-	{"forgetsAcks", "AckedNotRedelivered", false},
-	{"bodyInID", "ReadAll", false},
-	{"bodyInMetadata", "ReadAll", false},
-	{"bodyInError", "Close", false},
-	{"sameID", "ReadAll", false},
-	{"emptyID", "ReadAll", false},
-	{"reorders", "ReadAll", false},
-	{"ignoresCancel", "CancelledContext", false},
-	{"losesOnCancel", "CancelledContext", false},
-	{"hangsOnEmpty", "DeadlineOnEmpty", false},
-	{"noErrClosed", "Close", false},
-	{"secondCloseFails", "Close", false},
-	{"racyAcks", "ConcurrentAcks", true},
+	{"commitsPastUnacked", "OutOfOrderAck", false, false},
+	{"dropsNack", "Nack", false, false},
+	{"nackCommits", "NackThenClose", false, false},
+	{"forgetsAcks", "AckedNotRedelivered", false, false},
+	{"bodyInID", "ReadAll", false, false},
+	{"bodyInMetadata", "ReadAll", false, false},
+	{"bodyInError", "Close", false, false},
+	{"sameID", "ReadAll", false, false},
+	{"emptyID", "ReadAll", false, false},
+	{"reorders", "ReadAll", false, false},
+	{"ignoresCancel", "CancelledContext", false, false},
+	{"losesOnCancel", "CancelledContext", false, false},
+	{"hangsOnEmpty", "DeadlineOnEmpty", false, false},
+	{"noErrClosed", "Close", false, false},
+	{"secondCloseFails", "Close", false, false},
+	{"racyAcks", "ConcurrentAcks", true, false},
+	{"neverEOF", "ReadAll", false, true},
+	{"forgetsAcks", "AckedNotRedelivered", false, true},
+	{"commitsPastUnacked", "OutOfOrderAck", false, true},
+	{"dropsNack", "Nack", false, true},
+	{"nackCommits", "NackThenClose", false, true},
 }
 
 // TestSuiteCatchesBrokenDrivers runs the suite against each mutant in a child
@@ -84,13 +92,17 @@ func TestSuiteCatchesBrokenDrivers(t *testing.T) {
 		t.Skip("in a mutant child")
 	}
 	for _, m := range mutants {
-		t.Run(m.name, func(t *testing.T) {
+		name := m.name
+		if m.finite {
+			name += "Finite"
+		}
+		t.Run(name, func(t *testing.T) {
 			if m.raceOnly && !raceEnabled {
 				t.Skip("caught by the race detector only; run with -race")
 			}
 			t.Parallel()
 			cmd := exec.Command(os.Args[0], "-test.run=^TestMutantChild$/^"+m.catchBy+"$", "-test.v", "-test.count=1")
-			cmd.Env = append(os.Environ(), "SOURCETEST_MUTANT="+m.name)
+			cmd.Env = append(os.Environ(), "SOURCETEST_MUTANT="+m.name, "SOURCETEST_FINITE="+strconv.FormatBool(m.finite))
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) {
@@ -107,18 +119,20 @@ func TestSuiteCatchesBrokenDrivers(t *testing.T) {
 }
 
 // TestMutantChild runs the suite against the mutant named by
-// SOURCETEST_MUTANT; it is started by TestSuiteCatchesBrokenDrivers.
+// SOURCETEST_MUTANT, finite when SOURCETEST_FINITE is true; it is started by
+// TestSuiteCatchesBrokenDrivers.
 func TestMutantChild(t *testing.T) {
 	name := os.Getenv("SOURCETEST_MUTANT")
 	if name == "" {
 		t.Skip("started by TestSuiteCatchesBrokenDrivers")
 	}
+	finite := os.Getenv("SOURCETEST_FINITE") == "true"
 	// A broken driver may leave the suite waiting for a message that never
 	// comes; a short deadline keeps the mutant runs fast.
 	defer sourcetest.SetTimeouts(3*time.Second, 2*time.Second)()
 	sourcetest.Run(t, func(*testing.T) sourcetest.Harness {
-		return &memHarness{b: memsource.NewBroker(), mutant: name}
-	}, sourcetest.Features{Ordered: true, NackRedelivers: true})
+		return &memHarness{b: memsource.NewBroker(), opts: memsource.Options{Finite: finite}, mutant: name}
+	}, sourcetest.Features{Finite: finite, Ordered: true, NackRedelivers: true})
 }
 
 // mutantSource wraps a correct memsource Source and breaks one rule.
@@ -128,6 +142,7 @@ type mutantSource struct {
 
 	mu        sync.Mutex
 	delivered []*source.Message // inner messages, in delivery order
+	kept      []*source.Message // nackCommits: nacked messages kept in memory only
 	closes    int
 	last      string // bodies delivered
 	racy      int
@@ -147,11 +162,23 @@ func (s *mutantSource) Read(ctx context.Context) ([]*source.Message, error) {
 			return nil, ctx.Err()
 		}
 	}
+	if s.mutant == "nackCommits" {
+		s.mu.Lock()
+		kept := s.kept
+		s.kept = nil
+		s.mu.Unlock()
+		if len(kept) > 0 {
+			return kept, nil
+		}
+	}
 	ms, err := s.inner.Read(readCtx)
 	if err != nil {
 		switch {
 		case s.mutant == "noErrClosed" && errors.Is(err, source.ErrClosed):
 			return nil, io.EOF
+		case s.mutant == "neverEOF" && errors.Is(err, io.EOF):
+			<-ctx.Done()
+			return nil, ctx.Err()
 		case s.mutant == "bodyInError" && errors.Is(err, source.ErrClosed):
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -194,6 +221,14 @@ func (s *mutantSource) wrap(m *source.Message) *source.Message {
 			return nil
 		case s.mutant == "dropsNack" && err != nil:
 			return m.Ack(ctx)
+		case s.mutant == "nackCommits" && err != nil:
+			// Redelivers from memory, but lets the checkpoint pass the
+			// nacked message: lost if the Source closes first.
+			if aerr := m.Ack(ctx); aerr != nil {
+				return aerr
+			}
+			s.keep(id, m.Body, md)
+			return nil
 		case s.mutant == "commitsPastUnacked" && err == nil:
 			s.mu.Lock()
 			earlier := slices.Clone(s.delivered[:idx])
@@ -214,6 +249,19 @@ func (s *mutantSource) wrap(m *source.Message) *source.Message {
 		return settleErr
 	}
 	return source.NewMessage(id, m.Body, md, ack, m.As)
+}
+
+// keep queues an in-memory redelivery (nackCommits).
+func (s *mutantSource) keep(id string, body []byte, md map[string]string) {
+	km := source.NewMessage(id, body, md, func(_ context.Context, err error) error {
+		if err != nil {
+			s.keep(id, body, md)
+		}
+		return nil
+	}, nil)
+	s.mu.Lock()
+	s.kept = append(s.kept, km)
+	s.mu.Unlock()
 }
 
 func (s *mutantSource) Close() error {
