@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,6 +18,8 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"google.golang.org/protobuf/proto"
+
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 
 	"github.com/fhirsync/fhirsync/resource"
 	"github.com/fhirsync/fhirsync/sink"
@@ -436,13 +439,10 @@ func (f *Facade) search(w http.ResponseWriter, r *http.Request, resourceType str
 }
 
 func (f *Facade) capability(w http.ResponseWriter, _ *http.Request) {
-	types := slices.Sorted(func(yield func(string) bool) {
-		for t := range f.types {
-			if !yield(t) {
-				return
-			}
-		}
-	})
+	types := slices.Sorted(maps.Keys(f.types))
+	if f.types == nil {
+		types = r4Types()
+	}
 	type interaction struct {
 		Code string `json:"code"`
 	}
@@ -454,14 +454,11 @@ func (f *Facade) capability(w http.ResponseWriter, _ *http.Request) {
 	if f.o.Search != nil {
 		inter = append(inter, interaction{Code: "search-type"})
 	}
-	rest := map[string]any{"mode": "server"}
-	if types != nil {
-		var rs []res
-		for _, t := range types {
-			rs = append(rs, res{Type: t, Interaction: inter})
-		}
-		rest["resource"] = rs
+	rs := make([]res, 0, len(types))
+	for _, t := range types {
+		rs = append(rs, res{Type: t, Interaction: inter})
 	}
+	rest := map[string]any{"mode": "server", "resource": rs}
 	f.writeJSON(w, http.StatusOK, map[string]any{
 		"resourceType": "CapabilityStatement",
 		"status":       "active",
@@ -476,6 +473,19 @@ func (f *Facade) capability(w http.ResponseWriter, _ *http.Request) {
 		"rest":        []any{rest},
 	})
 }
+
+// r4Types returns the name of every R4 resource type, sorted.
+var r4Types = sync.OnceValue(func() []string {
+	var out []string
+	od := (&bcrpb.ContainedResource{}).ProtoReflect().Descriptor().Oneofs().ByName("oneof_resource")
+	for i := 0; i < od.Fields().Len(); i++ {
+		if m := od.Fields().Get(i).Message(); m != nil {
+			out = append(out, string(m.Name()))
+		}
+	}
+	slices.Sort(out)
+	return out
+})
 
 // outcome answers an OperationOutcome with a fixed, PHI-free text.
 func (f *Facade) outcome(w http.ResponseWriter, status int, code, text string) {

@@ -241,6 +241,11 @@ func TestFacadeSearchAndMetadataAreValidFHIR(t *testing.T) {
 		_, body := get(t, srv.URL+path, nil)
 		srvFHIR.RequireValid(t, body)
 	}
+	every, err := fhirsync.NewFacade(sor.fetch, nil) // every R4 type
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	every.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metadata", nil))
+	srvFHIR.RequireValid(t, w.Body.Bytes())
 	resp, body := get(t, srv.URL+"/Patient?identifier=x", nil)
 	require.Equal(t, 200, resp.StatusCode)
 	var bundle struct {
@@ -441,4 +446,64 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestFacadeCapabilityStatementListsServedTypes: /metadata names every type
+// the facade reads (all of R4 when FacadeOptions.Types is nil, where a
+// statement without resources would say nothing can be read), with search
+// only when a SearchFunc is set.
+func TestFacadeCapabilityStatementListsServedTypes(t *testing.T) {
+	search := func(context.Context, string, url.Values) ([]proto.Message, error) { return nil, nil }
+	for _, tc := range []struct {
+		name     string
+		opts     fhirsync.FacadeOptions
+		want     []string // types that must be listed
+		absent   []string
+		exactly  int // number of types listed, 0: at least len(want)
+		searches bool
+	}{
+		{"every type", fhirsync.FacadeOptions{}, []string{"Patient", "Coverage", "ExplanationOfBenefit", "Practitioner"}, nil, 0, false},
+		{"some types with search", fhirsync.FacadeOptions{Types: []string{"Patient", "Coverage"}, Search: search}, []string{"Coverage", "Patient"}, []string{"Claim"}, 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := fhirsync.NewFacade((&record{revs: map[string]int{}}).fetch, &tc.opts)
+			require.NoError(t, err)
+			srv := httptest.NewServer(f)
+			defer srv.Close()
+			resp, body := get(t, srv.URL+"/metadata", nil)
+			require.Equal(t, 200, resp.StatusCode)
+			var cs struct {
+				ResourceType string
+				Rest         []struct {
+					Mode     string
+					Resource []struct {
+						Type        string
+						Interaction []struct{ Code string }
+					}
+				}
+			}
+			require.NoError(t, json.Unmarshal(body, &cs))
+			require.Equal(t, "CapabilityStatement", cs.ResourceType)
+			require.Len(t, cs.Rest, 1)
+			listed := map[string][]string{}
+			for _, r := range cs.Rest[0].Resource {
+				for _, in := range r.Interaction {
+					listed[r.Type] = append(listed[r.Type], in.Code)
+				}
+			}
+			for _, typ := range tc.want {
+				want := []string{"read"}
+				if tc.searches {
+					want = append(want, "search-type")
+				}
+				assert.Equal(t, want, listed[typ], typ)
+			}
+			for _, typ := range tc.absent {
+				assert.NotContains(t, listed, typ)
+			}
+			if tc.exactly > 0 {
+				assert.Len(t, listed, tc.exactly)
+			}
+		})
+	}
 }
