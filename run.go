@@ -502,7 +502,6 @@ func (e *engine) write(b *batch) {
 		if len(retry) == 0 {
 			return
 		}
-		e.ins.retry(e.ctx)
 		if e.o.MaxAttempts > 0 && attempt >= e.o.MaxAttempts {
 			for _, p := range retry {
 				e.forget(p)
@@ -513,6 +512,7 @@ func (e *engine) write(b *batch) {
 			}
 			return
 		}
+		e.ins.retry(e.ctx)
 		e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: write failed, retrying", slog.Int("ops", len(retry)), slog.String("error", err.Error()), slog.Int("attempt", attempt))
 		if !e.sleep(max(e.o.Backoff.delay(attempt), after)) {
 			e.abandon(retry)

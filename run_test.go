@@ -601,3 +601,25 @@ func TestRunConvertHonoursRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestRunGiveUpMetrics: with MaxAttempts 2, a write that fails twice is
+// retried once, then given up on (its message nacked, delivered again and
+// written): fhirsync.write.retries counts the one retry, not the give-up.
+func TestRunGiveUpMetrics(t *testing.T) {
+	b := memsource.NewBroker()
+	publish(b, "0 1")
+	dst := memsink.New(nil)
+	dst.FailNext(2, memsink.Unavailable())
+	reader := sdkmetric.NewManualReader()
+	src := b.Open("sub", &memsource.Options{Finite: true})
+	require.NoError(t, fhirsync.Run(context.Background(), src, patients(false), dst, fast(&fhirsync.Options{
+		MaxAttempts: 2, MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+	})))
+	assert.Equal(t, 1, dst.Len())
+	assert.Equal(t, 1, b.Committed("sub"))
+	m := collect(t, reader)
+	assert.EqualValues(t, 1, m["fhirsync.write.retries"])
+	assert.EqualValues(t, 1, m["fhirsync.messages.settled{outcome=nacked}"])
+	assert.EqualValues(t, 1, m["fhirsync.messages.settled{outcome=acked}"])
+	assert.EqualValues(t, 2, m["fhirsync.messages.read"])
+}

@@ -18,7 +18,7 @@ const instrumentation = "github.com/fhirsync/fhirsync"
 //
 //   - fhirsync.messages.read: messages read from the source
 //   - fhirsync.messages.settled{outcome=acked|nacked}: messages acked or nacked
-//   - fhirsync.rejections{stage=convert|write}: rejections found
+//   - fhirsync.rejections{stage=read|convert|write}: rejections found
 //   - fhirsync.resources.written{resource.type}: resources written
 //   - fhirsync.resources.stale{resource.type}: resources the stale-update guard skipped
 //   - fhirsync.write.retries: Sink.Write calls retried
