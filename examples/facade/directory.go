@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/fhirsync/fhirsync/fhirmap"
 	"github.com/fhirsync/fhirsync/resource"
 	"github.com/fhirsync/fhirsync/source"
+	"github.com/fhirsync/fhirsync/source/debezium"
 	"github.com/fhirsync/fhirsync/terminology"
 )
 
@@ -51,6 +53,9 @@ type directory struct {
 	mapper *fhirmap.ProviderMapper
 	ids    *index
 	log    *slog.Logger
+
+	// conv maps a change event as a sync service would.
+	conv *debezium.ProviderConverter
 
 	// invalidate drops a cache entry (Facade.Invalidate); set once the
 	// Facade exists, used when a TRUNCATE rebuilds the index.
@@ -135,6 +140,7 @@ func (t *table) identityCoversNPI() bool {
 
 func newDirectory(db *pool, tab table, cols fhirmap.ColumnMap, mapper *fhirmap.ProviderMapper, log *slog.Logger) *directory {
 	d := &directory{db: db, tab: tab, cols: cols, mapper: mapper, ids: newIndex(), log: log}
+	d.conv = debezium.NewProviderConverter(mapper, &debezium.ProviderConverterOptions{Columns: &d.cols})
 	// Rows travel as JSON (to_jsonb), the shape the change stream gives
 	// them too, so a row reads the same through either path.
 	d.selectAll = `SELECT to_jsonb(t) FROM ` + tab.ident() + ` t`
@@ -450,30 +456,30 @@ func (d *directory) refresh(ctx context.Context, npi string) (old, cur []string,
 // Convert is the change stream's converter (a fhirmap.Converter): for a
 // change of the provider table it returns the resources whose cache
 // entries must go, for Facade.Sink. Those are the change's own resources
-// (fhirmap.ProviderMapper.MapChange: what a sync service would write) and
-// every resource the NPIs of its before and after images had or have,
-// after their rows are read again and the index updated. Only a database
-// failure is an error (retried by fhirsync.Run: see retryable).
+// (debezium.ProviderConverter: what a sync service would write) and every
+// resource the NPIs of its before and after images had or have, after
+// their rows are read again and the index updated. Only a database failure
+// is an error (retried by fhirsync.Run: see retryable).
 func (d *directory) Convert(ctx context.Context, m *source.Message) ([]proto.Message, error) {
-	if m.Metadata["schema"] != d.tab.schema || m.Metadata["table"] != d.tab.name {
-		return nil, nil // another table of the publication
-	}
-	ch, xid, err := decodeChange(m)
-	if err == nil || m.Metadata["op"] == "t" {
-		// The change is read again from the table: wait until the table
-		// shows it, or the read (and a client's read after the
-		// invalidation) could still see the row before it.
-		if err := d.waitVisible(ctx, xid); err != nil {
-			return nil, err
-		}
-	}
-	if m.Metadata["op"] == "t" {
-		return nil, d.truncated(ctx)
-	}
+	e, err := debezium.Decode(m.Body, nil)
 	if err != nil {
+		// *debezium.Error names offsets and paths, never values.
 		d.log.LogAttrs(ctx, slog.LevelWarn, "facade: change event not understood; its resources stay cached until -ttl",
 			slog.String("message", m.ID), slog.String("error", err.Error()))
 		return nil, nil
+	}
+	if e.Tombstone || e.Op == debezium.OpMessage || e.Source.Schema != d.tab.schema || e.Source.Table != d.tab.name {
+		return nil, nil // no row change, or another table of the publication
+	}
+	// The change is read again from the table: wait until the table shows
+	// it, or the read (and a client's read after the invalidation) could
+	// still see the row before it.
+	xid, _ := strconv.ParseInt(e.Source.TxID, 10, 64)
+	if err := d.waitVisible(ctx, xid); err != nil {
+		return nil, err
+	}
+	if e.Op == debezium.OpTruncate {
+		return nil, d.truncated(ctx)
 	}
 	var out []proto.Message
 	seen := map[string]bool{}
@@ -483,17 +489,22 @@ func (d *directory) Convert(ctx context.Context, m *source.Message) ([]proto.Mes
 			out = append(out, r)
 		}
 	}
-	if res, err := d.mapper.MapChange(ctx, ch, &d.cols); err == nil {
-		for _, r := range res.Resources {
-			add(r)
-		}
-	} else if ctx.Err() != nil {
+	// A row that does not map is no reason to keep anything cached: the
+	// converter's error is only logged.
+	own, err := d.conv.Convert(ctx, m)
+	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	npis := d.changeNPIs(ch)
+	if err != nil {
+		d.log.LogAttrs(ctx, slog.LevelDebug, "facade: the change does not map", slog.String("message", m.ID), slog.String("error", err.Error()))
+	}
+	for _, r := range own {
+		add(r)
+	}
+	npis := d.changeNPIs(e)
 	if len(npis) == 0 {
 		d.log.LogAttrs(ctx, slog.LevelWarn, "facade: change names no NPI (a delete under REPLICA IDENTITY DEFAULT?); its resources stay cached until -ttl",
-			slog.String("message", m.ID), slog.String("op", string(ch.Op)))
+			slog.String("message", m.ID), slog.String("op", string(e.Op)))
 	}
 	for _, npi := range npis {
 		old, cur, err := d.refresh(ctx, npi)
@@ -546,7 +557,7 @@ func stub(key string) proto.Message {
 }
 
 // changeNPIs returns the NPIs of a change's before and after images.
-func (d *directory) changeNPIs(ch *fhirmap.ProviderChange) []string {
+func (d *directory) changeNPIs(ch *debezium.Event) []string {
 	only := fhirmap.ColumnMap{NPI: d.cols.NPI} // read the NPI alone: another bad cell must not hide it
 	var out []string
 	for _, img := range []map[string]any{ch.Before, ch.After} {
@@ -562,43 +573,6 @@ func (d *directory) changeNPIs(ch *fhirmap.ProviderChange) []string {
 		}
 	}
 	return out
-}
-
-// errChangeJSON replaces a JSON decoding error, whose text can quote the
-// event.
-var errChangeJSON = errors.New("facade: change event body is not a Debezium-shaped JSON change")
-
-// decodeChange reads a pgsource message (a Debezium-shaped change event)
-// into a fhirmap.ProviderChange, numbers kept exact, and returns its
-// transaction id (source.txId, 0 when absent). A truncate (op t) returns
-// its transaction id and an error.
-func decodeChange(m *source.Message) (*fhirmap.ProviderChange, int64, error) {
-	var ev struct {
-		Before map[string]any `json:"before"`
-		After  map[string]any `json:"after"`
-		Op     string         `json:"op"`
-		Source struct {
-			TsMs int64 `json:"ts_ms"`
-			TxID int64 `json:"txId"`
-		} `json:"source"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(m.Body))
-	dec.UseNumber()
-	if err := dec.Decode(&ev); err != nil {
-		return nil, 0, errChangeJSON
-	}
-	op, err := fhirmap.ParseChangeOp(ev.Op)
-	if err != nil {
-		return nil, ev.Source.TxID, err
-	}
-	ch := &fhirmap.ProviderChange{Op: op, Before: ev.Before, After: ev.After}
-	if ev.Source.TsMs > 0 {
-		ch.Time = time.UnixMilli(ev.Source.TsMs)
-	}
-	if v, err := fhirmap.LSNSourceVersion(m.Metadata["lsn"]); err == nil {
-		ch.SourceVersion = v
-	}
-	return ch, ev.Source.TxID, nil
 }
 
 // visibleSQL reports whether the transaction with 32-bit id $1 is visible

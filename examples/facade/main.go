@@ -39,8 +39,11 @@
 //   - GET /metadata (a CapabilityStatement) and GET /healthz.
 //
 // Freshness: a pgsource logical replication stream of the table runs through
-// fhirsync.Run into Facade.Sink. For each changed row the converter waits
-// until the change's transaction is visible to new snapshots (logical
+// fhirsync.Run into Facade.Sink. The events are Debezium-shaped; package
+// debezium decodes them, and its ProviderConverter gives the resources a
+// sync service would write for the change. Beyond those, for each changed
+// row the converter waits until the change's transaction is visible to new
+// snapshots (logical
 // decoding can send a commit a moment before other sessions see it; a read
 // in between would cache the old row for a whole TTL), re-reads the rows
 // of the NPIs of its before and after images (so a moved or re-keyed row
