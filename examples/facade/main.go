@@ -43,14 +43,13 @@
 // debezium decodes them, and its ProviderConverter gives the resources a
 // sync service would write for the change. Beyond those, for each changed
 // row the converter waits until the change's transaction is visible to new
-// snapshots (logical
-// decoding can send a commit a moment before other sessions see it; a read
-// in between would cache the old row for a whole TTL), re-reads the rows
-// of the NPIs of its before and after images (so a moved or re-keyed row
-// is covered), updates the index, and hands the Sink every resource id
-// those NPIs had or have: their cache entries (and remembered 404s) are
-// dropped within a batch wait (10 ms) of the change arriving, so a read
-// after that sees the new row. -ttl still bounds how long an entry lives,
+// snapshots (logical decoding can send a commit a moment before other
+// sessions see it; a read in between would cache the old row for a whole
+// TTL), re-reads the rows of the NPIs of its before and after images (so a
+// moved or re-keyed row is covered), updates the index, and hands the Sink
+// every resource id those NPIs had or have: their cache entries (and
+// remembered 404s) are dropped within a batch wait (10 ms) of the change
+// arriving, so a read after that sees the new row. -ttl still bounds how long an entry lives,
 // in case a change were missed. A deleted row's resources answer 404; a
 // row with active = false or an end date answers ended roles (active
 // false).
