@@ -36,6 +36,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -193,10 +194,13 @@ func openSink(c config) (sink.Sink, error) {
 
 // idKey reads the id key from file, or from $FHIRSYNC_ID_KEY.
 func idKey(file string) ([]byte, error) {
+	// Surrounding white space (a key file's final newline) is not part of
+	// the key, as in x12tofhir: every service must derive the same ids.
 	if file != "" {
-		return os.ReadFile(file)
+		b, err := os.ReadFile(file)
+		return bytes.TrimSpace(b), err
 	}
-	if k := os.Getenv("FHIRSYNC_ID_KEY"); k != "" {
+	if k := strings.TrimSpace(os.Getenv("FHIRSYNC_ID_KEY")); k != "" {
 		return []byte(k), nil
 	}
 	return nil, errors.New("no id key: give -id-key-file or set FHIRSYNC_ID_KEY (ids must stay stable, so the key must too)")
