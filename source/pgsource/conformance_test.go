@@ -52,5 +52,5 @@ func TestConformance(t *testing.T) {
 	requirePG(t)
 	sourcetest.Run(t, func(t *testing.T) sourcetest.Harness {
 		return &harness{f: newFixture(t, "id bigserial PRIMARY KEY, payload text NOT NULL", true)}
-	}, sourcetest.Features{Ordered: true})
+	}, sourcetest.Features{Ordered: true, NackRedelivers: true})
 }

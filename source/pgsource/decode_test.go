@@ -283,6 +283,8 @@ func TestTracker(t *testing.T) {
 			{"ack", 2, 0}, {"ack", 0, 0},
 		}, 0x100},
 		{"nack holds", []step{{"begin", 0, 0}, {"add", 0, 0}, {"add", 0, 0}, {"commit", 0, 0x100}, {"nack", 0, 0}, {"ack", 0, 0}}, 0x10},
+		{"nacked change redelivered and acked", []step{{"begin", 0, 0}, {"add", 0, 0}, {"add", 0, 0}, {"commit", 0, 0x100}, {"nack", 0, 0}, {"ack", 0, 0}, {"ack", 0, 0}}, 0x100},
+		{"no idle while a nacked change is pending", []step{{"begin", 0, 0}, {"add", 0, 0}, {"commit", 0, 0x100}, {"nack", 0, 0}, {"idle", 0, 0x500}}, 0x10},
 		{"idle when nothing pending", []step{{"begin", 0, 0}, {"add", 0, 0}, {"commit", 0, 0x100}, {"ack", 0, 0}, {"idle", 0, 0x500}}, 0x500},
 		{"no idle while pending", []step{{"begin", 0, 0}, {"add", 0, 0}, {"commit", 0, 0x100}, {"idle", 0, 0x500}}, 0x10},
 		{"no idle in a transaction", []step{{"begin", 0, 0}, {"idle", 0, 0x500}}, 0x10},

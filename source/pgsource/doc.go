@@ -74,14 +74,17 @@
 // confirmed too, so a slot whose tables are idle does not pin WAL written
 // for other tables. Close sends a final update and ends the stream.
 //
-// Nack does not redeliver in the same Source (sourcetest
-// Features.NackRedelivers is false): the nacked change's transaction is
-// never confirmed by this Source, so the change comes again, with the rest
-// of its transaction, when a new Source opens on the slot (replication
-// restarts from the confirmed position). Until then the slot retains WAL
-// from that transaction on: after a nack, restart the Source. Changes
-// already acked in a redelivered transaction come again too; ids are stable
-// (the same change has the same ID), so idempotent writes absorb them.
+// [source.Message.Nack] redelivers: the same Source returns the change
+// again (same ID and body) from its next Read, ahead of the changes waiting
+// in its buffer, and the change stays unacked, so the confirmed position
+// stays before its transaction until the redelivered message is acked.
+// Nothing is dropped: a change nacked and not yet acked when the Source
+// closes comes again, with the rest of its transaction, when a new Source
+// opens on the slot (replication restarts from the confirmed position);
+// changes already acked in a redelivered transaction come again too, with
+// stable ids, so idempotent writes absorb them. A redelivered change may
+// come after newer changes of the same row were delivered: the source
+// version (Metadata["lsn"]) lets the stale-update guard keep the newer one.
 //
 // Message.ID is the commit LSN and the change's 1-based ordinal in its
 // transaction, "0/16B3748#2": unique in a slot's history and stable across

@@ -370,6 +370,48 @@ func TestRestartResumes(t *testing.T) {
 	}
 }
 
+// TestNackRedelivers: a nacked change comes again from the same Source
+// (same ID and images), and nothing past it is confirmed until it is acked;
+// then the slot moves on. A nack must not pin the slot (and the server's
+// WAL) until the Source is restarted: the engine nacks and keeps running.
+func TestNackRedelivers(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFixture(t, "id int PRIMARY KEY, note text", true)
+	start := f.confirmed(ctx)
+	f.tx(ctx, "INSERT INTO "+f.table+" VALUES (1, 'n1')", "INSERT INTO "+f.table+" VALUES (2, 'n2')")
+	f.exec(ctx, "INSERT INTO "+f.table+" VALUES (3, 'n3')")
+	src := f.open(ctx, nil)
+	ms := readN(ctx, t, src, 3)
+	if err := ms[1].Nack(ctx, errors.New("sink unavailable")); err != nil {
+		t.Fatal(err)
+	}
+	ackAll(ctx, t, []*source.Message{ms[0], ms[2]})
+
+	for round := 0; round < 2; round++ {
+		again := readN(ctx, t, src, 1)
+		if again[0].ID != ms[1].ID || !bytes.Equal(again[0].Body, ms[1].Body) {
+			t.Fatalf("round %d: got %s, want the nacked %s again with the same body", round, again[0].ID, ms[1].ID)
+		}
+		f.waitStatusUpdates(ctx, 2)
+		if got := f.confirmed(ctx); got != start {
+			t.Fatalf("confirmed_flush_lsn = %s while a change of the first transaction is unacked, want %s", got, start)
+		}
+		if round == 0 {
+			if err := again[0].Nack(ctx, errors.New("sink unavailable")); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		ackAll(ctx, t, again)
+	}
+	commit, err := pglogrepl.ParseLSN(ms[2].Metadata["commit_lsn"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.waitConfirmed(ctx, "passed the last transaction once the nacked change was acked", func(l pglogrepl.LSN) bool { return l > commit })
+	expectEmpty(ctx, t, src)
+}
+
 // TestIdleHeartbeat: with everything acked, WAL written for other tables
 // does not stay pinned by the slot: the confirmed position follows the
 // server's keepalives.

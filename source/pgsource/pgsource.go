@@ -508,7 +508,7 @@ func (s *Source) deliver(changes []*change) {
 	now := time.Now()
 	ms := make([]*source.Message, len(changes))
 	for i, c := range changes {
-		ms[i] = source.NewMessage(c.id(), c.body(s.db, now), c.metadata(), s.ackFunc(c), asFunc(c))
+		ms[i] = s.message(c, c.body(s.db, now))
 	}
 	s.mu.Lock()
 	s.queue = append(s.queue, ms...)
@@ -516,11 +516,26 @@ func (s *Source) deliver(changes []*change) {
 	signal(s.ready)
 }
 
-func (s *Source) ackFunc(c *change) source.AckFunc {
+// message returns a new, unsettled message for change c with body.
+func (s *Source) message(c *change, body []byte) *source.Message {
+	return source.NewMessage(c.id(), body, c.metadata(), s.ackFunc(c, body), asFunc(c))
+}
+
+// ackFunc settles change c. A nack puts a new message for it (same ID and
+// body) at the head of the queue: the change stays unacked, so nothing from
+// its transaction on is confirmed until that message is acked.
+func (s *Source) ackFunc(c *change, body []byte) source.AckFunc {
 	tx := c.tx
 	return func(_ context.Context, err error) error {
 		if !s.tr.settle(tx, err != nil) {
 			return fmt.Errorf("pgsource: settled change %s after Close: it will be delivered again: %w", c.id(), source.ErrClosed)
+		}
+		if err != nil {
+			m := s.message(c, body)
+			s.mu.Lock()
+			s.queue = append([]*source.Message{m}, s.queue...)
+			s.mu.Unlock()
+			signal(s.ready)
 		}
 		return nil
 	}

@@ -12,7 +12,6 @@ type txn struct {
 	committed bool          // its Commit message was received: total is final
 	total     int           // changes delivered for it
 	acked     int           // changes acked
-	nacked    bool          // a change was nacked: never confirmed in this session
 }
 
 // tracker computes the position the slot may confirm: the end of the last
@@ -52,8 +51,10 @@ func (t *tracker) commit(tx *txn, end pglogrepl.LSN) {
 	t.mu.Unlock()
 }
 
-// settle records an ack (nack false) or a nack of one change of tx. It
-// reports false when the tracker is closed: the settlement no longer counts.
+// settle records an ack (nack false) or a nack of one change of tx. A
+// nacked change stays unacked (it is delivered again, and its ack counts
+// then). It reports false when the tracker is closed: the settlement no
+// longer counts.
 func (t *tracker) settle(tx *txn, nack bool) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -61,7 +62,6 @@ func (t *tracker) settle(tx *txn, nack bool) bool {
 		return false
 	}
 	if nack {
-		tx.nacked = true
 		return true
 	}
 	tx.acked++
@@ -72,7 +72,7 @@ func (t *tracker) settle(tx *txn, nack bool) bool {
 func (t *tracker) advanceLocked() {
 	n := 0
 	for _, tx := range t.txns {
-		if !tx.committed || tx.nacked || tx.acked < tx.total {
+		if !tx.committed || tx.acked < tx.total {
 			break
 		}
 		if tx.end > t.confirmed {
@@ -105,7 +105,7 @@ func (t *tracker) idle(walEnd pglogrepl.LSN) {
 func (t *tracker) settledSoFar(tx *txn) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return !tx.nacked && tx.acked == tx.total
+	return tx.acked == tx.total
 }
 
 // position returns the confirmed position.
