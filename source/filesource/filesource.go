@@ -584,11 +584,12 @@ func (s *Source) take() []entry {
 }
 
 // load reads the files taken and builds their messages. A file that changed
-// since it was listed (Watch) goes back to settling instead.
+// since it was listed, or while it was read (Watch), goes back to settling
+// instead.
 func (s *Source) load(batch []entry) []*source.Message {
 	var ms []*source.Message
 	for _, e := range batch {
-		f, body, ferr := s.readFile(e)
+		f, body, ferr, after := s.readFile(e)
 		v := version{Size: f.Size, MTime: f.ModTime.UnixNano()}
 		if f.Size < 0 {
 			v = version{Size: -1}
@@ -600,11 +601,11 @@ func (s *Source) load(batch []entry) []*source.Message {
 			s.mu.Unlock()
 			continue
 		}
-		if s.opts.Watch && ferr == nil && v != e.ver {
+		if s.opts.Watch && ferr == nil && (v != e.ver || after != v) {
 			// Still being written: settle again from now.
 			s.mu.Lock()
 			delete(s.inflight, e.rel)
-			s.observed[e.rel] = observation{ver: v, since: time.Now()}
+			s.observed[e.rel] = observation{ver: after, since: time.Now()}
 			s.mu.Unlock()
 			continue
 		}
@@ -618,16 +619,22 @@ func (s *Source) load(batch []entry) []*source.Message {
 	return ms
 }
 
+// readHook, when set (by tests), runs after a file's content was read.
+var readHook func(abs string)
+
 // readFile is the one place that reads a file's content (a later streaming
 // Body would start here). It returns the file as it was read: size and
-// modification time from the open file's own stat.
-func (s *Source) readFile(e entry) (File, []byte, *FileError) {
-	f := File{Path: e.rel, Abs: e.abs, Size: -1}
+// modification time from the open file's own stat before the read (the
+// size read, when that differs), and after, the version the open file's
+// stat gives once it was read (it differs from the first when the file
+// changed while it was read).
+func (s *Source) readFile(e entry) (f File, body []byte, ferr *FileError, after version) {
+	f = File{Path: e.rel, Abs: e.abs, Size: -1}
 	if e.err != nil {
-		return f, nil, e.err
+		return f, nil, e.err, after
 	}
-	fail := func(op string, err error) (File, []byte, *FileError) {
-		return f, nil, &FileError{Path: e.rel, Op: op, Err: err}
+	fail := func(op string, err error) (File, []byte, *FileError, version) {
+		return f, nil, &FileError{Path: e.rel, Op: op, Err: err}, after
 	}
 	fh, err := os.Open(e.abs)
 	if err != nil {
@@ -652,14 +659,22 @@ func (s *Source) readFile(e entry) (File, []byte, *FileError) {
 	if _, err := buf.ReadFrom(r); err != nil {
 		return fail("read", err)
 	}
+	if readHook != nil {
+		readHook(e.abs)
+	}
 	if limit > 0 && int64(buf.Len()) > limit {
 		return fail("read", &TooLargeError{Size: int64(buf.Len()), Limit: limit})
 	}
+	fi2, err := fh.Stat()
+	if err != nil {
+		return fail("stat", err)
+	}
+	after = version{Size: fi2.Size(), MTime: fi2.ModTime().UnixNano()}
 	if int64(buf.Len()) != fi.Size() {
 		// Grew or shrank while read: report what was read as a change.
 		f.Size = int64(buf.Len())
 	}
-	return f, buf.Bytes(), nil
+	return f, buf.Bytes(), nil, after
 }
 
 // message builds the message of one file.
