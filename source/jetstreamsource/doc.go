@@ -27,9 +27,9 @@
 // which kind a consumer is, so the server's refusal of the first pull
 // request is what Read returns.
 //
-// The Source pulls ahead up to Options.BatchSize messages (jetstream's
-// Consume with PullMaxMessages) and each [Source.Read] returns up to
-// Options.BatchSize of them, one [source.Message] per JetStream message:
+// The Source pulls messages ahead of Read (jetstream's Consume with
+// PullMaxMessages set to Options.BatchSize, at least 16) and each
+// [Source.Read] returns up to Options.BatchSize of them, one [source.Message] per JetStream message:
 // Message.ID is "stream/consumer@streamSeq", Body is the message's data.
 // Several Sources (in several processes) may read one consumer: the server
 // spreads its messages among them.
@@ -62,7 +62,11 @@
 // Close, in stream order, once it has drained the pull subscription (a nak
 // while still subscribed would have the server send the message straight
 // back to it), so they come back at once; one the server sends just as the
-// subscription ends is lost in transit and comes back after AckWait.
+// subscription ends is lost in transit and comes back after AckWait. The
+// closed Source's last pull request stays on the server until it expires
+// (10 s); nats-server 2.9 mishandles a redelivery that meets such a request
+// (seen with 2.9.10: the message waits for AckWait and a later one is
+// delivered twice). Nothing is lost; newer servers were not tried here.
 //
 // AckWait must therefore cover how long the engine may hold a message: up to
 // fhirsync's Options.MaxInFlight messages are read ahead, batched and

@@ -17,6 +17,21 @@ import (
 // DefaultBatchSize is the Options.BatchSize used when it is zero.
 const DefaultBatchSize = 100
 
+// minPrefetch is the fewest messages the Source asks the server for at a
+// time, whatever Options.BatchSize: jetstream's Consume (nats.go v1.43)
+// asks again once fewer than half its prefetch are outstanding, but skips
+// that check while its previous pull request is still being sent; with a
+// prefetch of 1 or 2 that can be every message, and under CPU load a
+// skipped pull left the Source without messages until the missed heartbeat
+// was noticed (2 × pullHeartbeat). Measured: stalls of over 2 s with a
+// prefetch of 1 on a loaded machine, none with 2, 10 or 100.
+const minPrefetch = 16
+
+// pullExpiry is how long each pull request lasts; jetstream sends heartbeats
+// every half of it and pulls again when two are missed, which bounds how
+// long any lost pull request leaves the Source idle.
+const pullExpiry = 10 * time.Second
+
 // closeTimeout bounds how long Close waits for the pull subscription to
 // drain (and for the messages pulled ahead to be nacked).
 const closeTimeout = 5 * time.Second
@@ -28,8 +43,9 @@ var ErrUnsupportedConsumer = errors.New("jetstreamsource: unsupported consumer")
 
 // Options configures a [Source]. A nil *Options means defaults.
 type Options struct {
-	// BatchSize bounds the messages one Read returns, and the messages the
-	// Source pulls ahead from the server. Zero means [DefaultBatchSize].
+	// BatchSize bounds the messages one Read returns, and (with a floor of
+	// 16) the messages the Source asks the server for ahead of Read. Zero
+	// means [DefaultBatchSize].
 	BatchSize int
 	// Linger is how long Read waits, after the first message, for more to
 	// fill the batch. Zero means Read returns at once with the messages that
@@ -131,7 +147,8 @@ func New(cons jetstream.Consumer, opts *Options) (*Source, error) {
 		s.held = make(map[jetstream.Msg]struct{})
 	}
 	cc, err := cons.Consume(s.handle,
-		jetstream.PullMaxMessages(o.BatchSize),
+		jetstream.PullMaxMessages(max(o.BatchSize, minPrefetch)),
+		jetstream.PullExpiry(pullExpiry),
 		jetstream.ConsumeErrHandler(s.consumeErr),
 	)
 	if err != nil {
