@@ -82,7 +82,6 @@ type Options struct {
 // Source reads a JetStream pull consumer. Its methods are safe for
 // concurrent use; acknowledgements may come from any goroutine.
 type Source struct {
-	cons     jetstream.Consumer
 	opts     Options
 	stream   string
 	consumer string
@@ -136,7 +135,6 @@ func New(cons jetstream.Consumer, opts *Options) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{
-		cons:     cons,
 		opts:     o,
 		stream:   info.Stream,
 		consumer: info.Name,
@@ -299,6 +297,9 @@ func (s *Source) Read(ctx context.Context) ([]*source.Message, error) {
 			select {
 			case first = <-s.ch: // buffered before it stopped
 			default:
+				if s.closed() { // Close stops it too
+					return nil, source.ErrClosed
+				}
 				return nil, s.stopErr()
 			}
 		}
