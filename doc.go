@@ -7,7 +7,8 @@
 //
 //	source ──Read──▶ message{ID (PHI-free), Body (may hold PHI), Metadata}
 //	   │             filesource, kafkasource (+ debezium), pgsource,
-//	   │             pubsubsource (NATS, RabbitMQ, SQS, GCP, Azure), memsource
+//	   │             jetstreamsource, pubsubsource (RabbitMQ, SQS, GCP,
+//	   │             Azure), memsource
 //	   ▼
 //	Run ─ convert    x12 Decoder: one business record at a time
 //	   │             (an 837 claim, an 835 claim payment, an 834 member)
@@ -50,7 +51,8 @@
 //     834 members and provider-directory rows to R4 (C4BB, US Core, Plan-Net),
 //     with deterministic PHI-free ids and an X12 Converter.
 //   - [github.com/fhirsync/fhirsync/source]: the Message and Source contract;
-//     drivers filesource, kafkasource, pgsource, pubsubsource and memsource;
+//     drivers filesource, kafkasource, pgsource, jetstreamsource,
+//     pubsubsource and memsource;
 //     debezium, the Debezium change-event format; the sourcetest
 //     conformance suite.
 //   - [github.com/fhirsync/fhirsync/sink]: the Sink contract and its error
