@@ -196,8 +196,8 @@ func (s *Source) Read(ctx context.Context) ([]*source.Message, error) {
 		cancel()
 		switch {
 		case closed:
-			// Records polled while closing are not tracked; nothing after
-			// them is either, so no commit passes them.
+			// Records polled while closing were registered but are never
+			// delivered: they stay unacknowledged, so no commit passes them.
 			return nil, source.ErrClosed
 		case len(msgs) > 0:
 			return msgs, nil

@@ -96,7 +96,10 @@
 // buffer of Options.BufferSize; when it is full the stream pauses (status
 // updates continue). A failed stream makes Read return what was decoded,
 // then the error on every call; Close the Source and Open another. Read
-// after Close returns [source.ErrClosed].
+// after Close returns [source.ErrClosed]. Once the stream failed or the
+// Source closed, nothing more can be confirmed: a settlement returns an
+// error wrapping source.ErrClosed, and the change comes again from the next
+// Source.
 //
 // Slots are created without a snapshot: rows present before a slot's
 // creation are not delivered. A slot created with Options.TemporarySlot is

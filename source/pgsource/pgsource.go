@@ -528,7 +528,7 @@ func (s *Source) ackFunc(c *change, body []byte) source.AckFunc {
 	tx := c.tx
 	return func(_ context.Context, err error) error {
 		if !s.tr.settle(tx, err != nil) {
-			return fmt.Errorf("pgsource: settled change %s after Close: it will be delivered again: %w", c.id(), source.ErrClosed)
+			return fmt.Errorf("pgsource: settled change %s after Close or a stream failure: it will be delivered again: %w", c.id(), source.ErrClosed)
 		}
 		if err != nil {
 			m := s.message(c, body)
