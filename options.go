@@ -32,7 +32,8 @@ type Options struct {
 	// the order the source gave their messages.
 	Converters int
 	// Writers is how many Sink.Write calls may be in flight at once; 0 means
-	// 2. Batches that share a resource are never in flight together.
+	// 2. Batches that share a resource are never in flight together, nor is
+	// a batch with one that writes a resource it references.
 	Writers int
 	// MaxInFlight bounds the messages read and not yet acked or nacked; 0
 	// means 1,000. It bounds Run's memory and, with it, how far reading runs

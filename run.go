@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +15,9 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 
 	"github.com/fhirsync/fhirsync/fhirmap"
 	"github.com/fhirsync/fhirsync/resource"
@@ -28,8 +33,10 @@ import (
 // (Options.Converters) and their resources gathered into batches
 // (Options.BatchSize, Options.BatchWait) in the order the source gave the
 // messages; up to Options.Writers batches are written at once, never two
-// that share a resource. Within a batch, a later version of a resource
-// replaces an earlier one.
+// that share a resource, and a batch waits for the batches in flight that
+// write a resource it references (converters return referenced resources
+// first; servers with referential integrity on write refuse the reverse).
+// Within a batch, a later version of a resource replaces an earlier one.
 //
 // A message is acked once every resource converted from it is written (or
 // skipped by the stale-update guard) and every rejection found in it is
@@ -86,10 +93,11 @@ type msgState struct {
 	msg       *source.Message
 	converted chan struct{} // closed when conversion ended
 	res       []proto.Message
-	reject    error // a permanent conversion failure (the whole message, or some records of it)
-	readErr   bool  // reject is the source's: it could not read the record
-	giveUp    error // conversion given up on, or abandoned: the message is nacked, or left
-	abandoned bool  // the run is stopping: leave the message unsettled
+	refs      [][]string // refs[i]: what res[i] references (with several writers)
+	reject    error      // a permanent conversion failure (the whole message, or some records of it)
+	readErr   bool       // reject is the source's: it could not read the record
+	giveUp    error      // conversion given up on, or abandoned: the message is nacked, or left
+	abandoned bool       // the run is stopping: leave the message unsettled
 
 	mu      sync.Mutex
 	pending int   // ops and rejections not yet done, +1 while the batcher adds
@@ -100,8 +108,9 @@ type msgState struct {
 // pop is an op of a batch with the messages whose resources it writes.
 type pop struct {
 	op      sink.Op
-	key     string // "Type/id"
-	version string // source version, "" when none
+	key     string   // "Type/id"
+	refs    []string // "Type/id" of the resources op's resource references (with several writers)
+	version string   // source version, "" when none
 	owners  []*msgState
 }
 
@@ -216,7 +225,7 @@ func (e *engine) convert(st *msgState) {
 		res, err := e.safeConvert(ctx, st.msg)
 		e.ins.convertTime(ctx, time.Since(start))
 		if err == nil {
-			st.res = res
+			e.converted(st, res)
 			return
 		}
 		span.RecordError(errors.New(err.Error()))
@@ -224,7 +233,8 @@ func (e *engine) convert(st *msgState) {
 		switch {
 		case errors.As(err, &ce):
 			// Some records failed for good; the others' resources are written.
-			st.res, st.reject = res, err
+			e.converted(st, res)
+			st.reject = err
 			return
 		case e.ctx.Err() != nil:
 			st.abandoned = true
@@ -243,6 +253,19 @@ func (e *engine) convert(st *msgState) {
 			st.reject = err
 			span.SetStatus(codes.Error, "rejected")
 			return
+		}
+	}
+}
+
+// converted keeps the resources of st and, with several writers, what each
+// references (found here, in parallel, rather than by the batcher).
+func (e *engine) converted(st *msgState, res []proto.Message) {
+	st.res = res
+	if e.o.Writers > 1 {
+		st.refs = make([][]string, len(res))
+		for i, r := range res {
+			key, _ := resource.Key(r)
+			st.refs[i] = references(r, key)
 		}
 	}
 }
@@ -318,11 +341,15 @@ func (e *engine) batchLoop() {
 			}
 			e.rejectAsync(st, &Rejection{Message: st.msg, Stage: stage, Err: st.reject, Time: time.Now()})
 		}
-		for _, r := range st.res {
+		for i, r := range st.res {
 			if cur == nil {
 				cur = &batch{idx: make(map[string]int)}
 			}
-			if !e.add(cur, st, r) {
+			var refs []string
+			if st.refs != nil {
+				refs = st.refs[i]
+			}
+			if !e.add(cur, st, r, refs) {
 				return
 			}
 			if len(cur.ops) >= e.o.BatchSize {
@@ -335,9 +362,10 @@ func (e *engine) batchLoop() {
 	}
 }
 
-// add adds resource r of message st to batch b, unless the stale-update guard
-// skips it. It returns false when the run is stopping.
-func (e *engine) add(b *batch, st *msgState, r proto.Message) bool {
+// add adds resource r of message st, which references refs, to batch b,
+// unless the stale-update guard skips it. It returns false when the run is
+// stopping.
+func (e *engine) add(b *batch, st *msgState, r proto.Message, refs []string) bool {
 	key, err := resource.Key(r)
 	if err != nil {
 		// A converter's bug: a resource without a type or id cannot be written.
@@ -368,12 +396,12 @@ func (e *engine) add(b *batch, st *msgState, r proto.Message) bool {
 	if i, ok := b.idx[key]; ok {
 		// A later version of the resource replaces the queued one.
 		p := b.ops[i]
-		p.op, p.version = sink.Op{Resource: r}, version
+		p.op, p.refs, p.version = sink.Op{Resource: r}, refs, version
 		p.owners = append(p.owners, st)
 		return true
 	}
 	b.idx[key] = len(b.ops)
-	b.ops = append(b.ops, &pop{op: sink.Op{Resource: r}, key: key, version: version, owners: []*msgState{st}})
+	b.ops = append(b.ops, &pop{op: sink.Op{Resource: r}, key: key, refs: refs, version: version, owners: []*msgState{st}})
 	return true
 }
 
@@ -398,8 +426,10 @@ func (e *engine) newestVersion(key string) (string, bool) {
 	}
 }
 
-// dispatch starts writing b once none of its resources is in flight and a
-// writer is free.
+// dispatch starts writing b once none of its resources, nor any resource
+// they reference, is in flight, and a writer is free: a resource reaches
+// the sink after those it references (converters return them first), which
+// servers with referential integrity on write require.
 func (e *engine) dispatch(b *batch) {
 	e.keysMu.Lock()
 	for e.ctx.Err() == nil && e.conflicts(b) {
@@ -429,6 +459,11 @@ func (e *engine) conflicts(b *batch) bool {
 	for _, p := range b.ops {
 		if _, ok := e.busy[p.key]; ok {
 			return true
+		}
+		for _, k := range p.refs {
+			if _, ok := e.busy[k]; ok {
+				return true
+			}
 		}
 	}
 	return false
@@ -672,6 +707,149 @@ func (e *engine) done(st *msgState) {
 	if err != nil {
 		e.log.LogAttrs(ctx, slog.LevelWarn, "fhirsync: settling a message failed", slog.Any("message", st.msg), slog.Bool("nack", nack != nil), slog.String("error", err.Error()))
 	}
+}
+
+// referenceDesc is the descriptor of an R4 Reference.
+var referenceDesc = (&dtpb.Reference{}).ProtoReflect().Descriptor()
+
+// referenceTypes maps the typed-id fields of Reference's oneof
+// ("practitioner_role_id") to their resource type ("PractitionerRole").
+var referenceTypes = sync.OnceValue(func() map[protoreflect.Name]string {
+	out := map[protoreflect.Name]string{}
+	fields := referenceDesc.Oneofs().ByName("reference").Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		name := string(f.Name())
+		if !strings.HasSuffix(name, "_id") || f.Message() == nil || f.Message().Name() != "ReferenceId" || name == "resource_id" {
+			continue
+		}
+		var t strings.Builder
+		for part := range strings.SplitSeq(strings.TrimSuffix(name, "_id"), "_") {
+			if part != "" {
+				t.WriteString(strings.ToUpper(part[:1]) + part[1:])
+			}
+		}
+		if _, err := resource.New(t.String()); err == nil { // not DomainResource
+			out[f.Name()] = t.String()
+		}
+	}
+	return out
+})
+
+// references returns the distinct "Type/id" of the resources r references
+// by a relative reference (typed, or a "Type/id[/_history/v]" uri), self
+// excepted.
+func references(r proto.Message, self string) []string {
+	u, err := resource.Unwrap(r)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	collectReferences(u.ProtoReflect(), self, &out)
+	return out
+}
+
+func collectReferences(m protoreflect.Message, self string, out *[]string) {
+	d := m.Descriptor()
+	if d == referenceDesc {
+		k := referenceKey(m)
+		if k != "" && k != self && !slices.Contains(*out, k) {
+			*out = append(*out, k)
+		}
+		return
+	}
+	for _, fd := range referenceFields(d) {
+		if !m.Has(fd) {
+			continue
+		}
+		if fd.IsList() {
+			l := m.Get(fd).List()
+			for j := range l.Len() {
+				collectReferences(l.Get(j).Message(), self, out)
+			}
+		} else {
+			collectReferences(m.Get(fd).Message(), self, out)
+		}
+	}
+}
+
+// referenceFields returns the fields of messages of type md that can hold a
+// Reference, outside extensions (an extension's references are not the
+// resource's links that servers check on write).
+func referenceFields(md protoreflect.MessageDescriptor) []protoreflect.FieldDescriptor {
+	if v, ok := referenceFieldsOf.Load(md); ok {
+		return v.([]protoreflect.FieldDescriptor)
+	}
+	var out []protoreflect.FieldDescriptor
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if holdsMessage(fd) && reaches(fd.Message(), map[protoreflect.FullName]bool{}) {
+			out = append(out, fd)
+		}
+	}
+	referenceFieldsOf.Store(md, out)
+	return out
+}
+
+// referenceFieldsOf memoizes referenceFields.
+var referenceFieldsOf sync.Map
+
+func holdsMessage(fd protoreflect.FieldDescriptor) bool {
+	return fd.Message() != nil && !fd.IsMap() && fd.Name() != "extension" && fd.Name() != "modifier_extension"
+}
+
+// reaches reports whether a message of type md can hold a Reference outside
+// extensions.
+func reaches(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if md == referenceDesc {
+		return true
+	}
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	fields := md.Fields()
+	for i := range fields.Len() {
+		if fd := fields.Get(i); holdsMessage(fd) && reaches(fd.Message(), seen) {
+			return true
+		}
+	}
+	return false
+}
+
+// referenceKey returns "Type/id" of a relative Reference, "" for any other.
+func referenceKey(m protoreflect.Message) string {
+	f := m.WhichOneof(referenceDesc.Oneofs().ByName("reference"))
+	switch {
+	case f == nil:
+		return ""
+	case f.Name() == "uri":
+		u := stringValue(m.Get(f).Message())
+		if i := strings.Index(u, "/_history/"); i > 0 {
+			u = u[:i]
+		}
+		if typ, id, ok := strings.Cut(u, "/"); ok && typ != "" && id != "" && !strings.ContainsAny(id, "/:") && !strings.Contains(typ, ":") {
+			return u
+		}
+		return ""
+	}
+	if typ, ok := referenceTypes()[f.Name()]; ok {
+		if id := stringValue(m.Get(f).Message()); id != "" {
+			return typ + "/" + id
+		}
+	}
+	return ""
+}
+
+// stringValue returns the value field of a google/fhir primitive (String,
+// Uri, ReferenceId).
+func stringValue(m protoreflect.Message) string {
+	f := m.Descriptor().Fields().ByName("value")
+	if f == nil || f.Kind() != protoreflect.StringKind {
+		return ""
+	}
+	return m.Get(f).String()
 }
 
 // sleep waits d or until the run stops; it reports whether the run goes on.

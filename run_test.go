@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -622,4 +623,76 @@ func TestRunGiveUpMetrics(t *testing.T) {
 	assert.EqualValues(t, 1, m["fhirsync.messages.settled{outcome=nacked}"])
 	assert.EqualValues(t, 1, m["fhirsync.messages.settled{outcome=acked}"])
 	assert.EqualValues(t, 2, m["fhirsync.messages.read"])
+}
+
+// refCheckSink is a sink with referential integrity on write (as HAPI and
+// the Google Cloud Healthcare API have by default): it records a violation
+// when an op references a resource of a type in checked that no earlier
+// Write, nor an earlier op of the same Write, wrote. Patient writes are slow.
+type refCheckSink struct {
+	sink.Sink
+	checked    map[string]bool
+	mu         sync.Mutex
+	written    map[string]bool
+	violations []string
+}
+
+var referenceRE = regexp.MustCompile(`"reference":"([A-Za-z]+)/([A-Za-z0-9.-]+)"`)
+
+func (s *refCheckSink) Write(ctx context.Context, ops []sink.Op) error {
+	s.mu.Lock()
+	seen := map[string]bool{}
+	slow := false
+	for _, op := range ops {
+		b, err := resource.Marshal(op.Resource)
+		if err != nil {
+			return err
+		}
+		for _, m := range referenceRE.FindAllStringSubmatch(string(b), -1) {
+			ref := m[1] + "/" + m[2]
+			if s.checked[m[1]] && !s.written[ref] && !seen[ref] {
+				s.violations = append(s.violations, ref)
+			}
+		}
+		key, _ := resource.Key(op.Resource)
+		seen[key] = true
+		slow = slow || resource.Type(op.Resource) == "Patient"
+	}
+	s.mu.Unlock()
+	if slow {
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := s.Sink.Write(ctx, ops); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for k := range seen {
+		s.written[k] = true
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// TestRunWritesReferencedResourcesFirst: a converter returns resources
+// referenced first (Patient, Coverage, Claim); with several writers and
+// batches smaller than a message, a resource is never written before one it
+// references that the run is writing.
+func TestRunWritesReferencedResourcesFirst(t *testing.T) {
+	const n = 40
+	b := memsource.NewBroker()
+	for i := range n {
+		publish(b, strconv.Itoa(i))
+	}
+	conv := fhirmap.ConverterFunc(func(_ context.Context, m *source.Message) ([]proto.Message, error) {
+		i, err := strconv.Atoi(string(m.Body))
+		if err != nil {
+			return nil, err
+		}
+		return []proto.Message{sinktest.Patient(i), sinktest.Coverage(i), sinktest.Claim(i)}, nil
+	})
+	dst := &refCheckSink{Sink: memsink.New(nil), checked: map[string]bool{"Patient": true, "Coverage": true}, written: map[string]bool{}}
+	src := b.Open("sub", &memsource.Options{Finite: true})
+	require.NoError(t, fhirsync.Run(context.Background(), src, conv, dst, fast(&fhirsync.Options{BatchSize: 1, Writers: 4})))
+	assert.Equal(t, n, b.Committed("sub"))
+	assert.Empty(t, dst.violations, "resources written before what they reference")
 }
