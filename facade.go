@@ -19,6 +19,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"google.golang.org/protobuf/proto"
 
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 
 	"github.com/fhirsync/fhirsync/resource"
@@ -106,7 +107,7 @@ type facadeEntry struct {
 	msg      proto.Message // nil: not found
 	json     []byte
 	etag     string
-	modified time.Time
+	modified time.Time // meta.lastUpdated, zero when none
 	expires  time.Time
 }
 
@@ -273,7 +274,7 @@ func (f *Facade) entry(msg proto.Message, resourceType, id string, now time.Time
 	if err != nil {
 		return nil, err
 	}
-	e := &facadeEntry{msg: msg, json: b, expires: now.Add(f.o.TTL), modified: now}
+	e := &facadeEntry{msg: msg, json: b, expires: now.Add(f.o.TTL), modified: lastUpdated(msg)}
 	if v := resource.VersionID(msg); v != "" {
 		e.etag = `W/"` + v + `"`
 	} else {
@@ -281,6 +282,24 @@ func (f *Facade) entry(msg proto.Message, resourceType, id string, now time.Time
 		e.etag = `W/"` + hex.EncodeToString(h[:12]) + `"`
 	}
 	return e, nil
+}
+
+// lastUpdated returns the meta.lastUpdated of a resource, zero when none.
+func lastUpdated(m proto.Message) time.Time {
+	r, err := resource.Unwrap(m)
+	if err != nil {
+		return time.Time{}
+	}
+	pr := r.ProtoReflect()
+	fd := pr.Descriptor().Fields().ByName("meta")
+	if fd == nil || !pr.Has(fd) {
+		return time.Time{}
+	}
+	meta, ok := pr.Get(fd).Message().Interface().(*dtpb.Meta)
+	if !ok || meta.GetLastUpdated() == nil {
+		return time.Time{}
+	}
+	return time.UnixMicro(meta.GetLastUpdated().GetValueUs())
 }
 
 // Invalidate drops the cached entry of a resource, so that the next read
@@ -369,7 +388,9 @@ func (f *Facade) read(w http.ResponseWriter, r *http.Request, resourceType, id s
 	}
 	h := w.Header()
 	h.Set("ETag", e.etag)
-	h.Set("Last-Modified", e.modified.UTC().Format(http.TimeFormat))
+	if !e.modified.IsZero() {
+		h.Set("Last-Modified", e.modified.UTC().Format(http.TimeFormat))
+	}
 	h.Set("Cache-Control", f.o.CacheControl)
 	if match := r.Header.Get("If-None-Match"); match != "" && etagMatch(match, e.etag) {
 		w.WriteHeader(http.StatusNotModified)

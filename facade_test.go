@@ -22,6 +22,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+
 	"github.com/fhirsync/fhirsync"
 	"github.com/fhirsync/fhirsync/internal/fhirtest"
 	"github.com/fhirsync/fhirsync/resource"
@@ -505,5 +507,32 @@ func TestFacadeCapabilityStatementListsServedTypes(t *testing.T) {
 				assert.Len(t, listed, tc.exactly)
 			}
 		})
+	}
+}
+
+// TestFacadeLastModified: Last-Modified is the resource's meta.lastUpdated,
+// as FHIR asks; without one there is no Last-Modified (the time of the fetch
+// is not when the resource changed).
+func TestFacadeLastModified(t *testing.T) {
+	updated := time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)
+	f, err := fhirsync.NewFacade(func(_ context.Context, _, id string) (proto.Message, error) {
+		p := sinktest.Patient(1)
+		if id == sinktest.PatientID(1) {
+			p.Meta = &dtpb.Meta{LastUpdated: &dtpb.Instant{ValueUs: updated.UnixMicro(), Precision: dtpb.Instant_SECOND, Timezone: "Z"}}
+			return p, nil
+		}
+		p.Id.Value = id
+		return p, nil
+	}, &fhirsync.FacadeOptions{Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }})
+	require.NoError(t, err)
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	for _, tc := range []struct{ id, want string }{
+		{sinktest.PatientID(1), "Fri, 01 Mar 2024 10:00:00 GMT"},
+		{sinktest.PatientID(2), ""},
+	} {
+		resp, body := get(t, srv.URL+"/Patient/"+tc.id, nil)
+		require.Equal(t, 200, resp.StatusCode, string(body))
+		assert.Equal(t, tc.want, resp.Header.Get("Last-Modified"), tc.id)
 	}
 }
