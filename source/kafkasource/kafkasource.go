@@ -162,6 +162,10 @@ func (s *Source) Read(ctx context.Context) ([]*source.Message, error) {
 			s.mu.Unlock()
 			return nil, source.ErrClosed
 		}
+		if err := ctx.Err(); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
 		if len(s.redeliver) > 0 {
 			rs := s.redeliver
 			s.redeliver = nil
@@ -176,10 +180,6 @@ func (s *Source) Read(ctx context.Context) ([]*source.Message, error) {
 				return msgs, nil
 			}
 			continue
-		}
-		if err := ctx.Err(); err != nil {
-			s.mu.Unlock()
-			return nil, err
 		}
 		pctx, cancel := context.WithCancel(ctx)
 		s.pollCancel = cancel
