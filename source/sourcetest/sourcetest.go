@@ -34,7 +34,8 @@
 //   - ConcurrentAcks: acks from several goroutines at once (run with -race)
 //     all count.
 //   - CancelledContext: Read with a cancelled context returns an error
-//     satisfying errors.Is(err, context.Canceled) and loses nothing.
+//     satisfying errors.Is(err, context.Canceled) and no message, even with
+//     a nacked message waiting (NackRedelivers), and loses nothing.
 //   - DeadlineOnEmpty (not Finite): Read on a source with nothing to deliver
 //     returns an error satisfying errors.Is(err, context.DeadlineExceeded)
 //     when its deadline passes.
@@ -620,7 +621,23 @@ func testCancelledContext(s *suite) {
 		s.t.Errorf("Read with a cancelled context returned %d messages", len(ms))
 	}
 	// Nothing was lost to the cancelled Read.
-	s.readUntil(src, want, s.ack, "the payloads, after a Read with a cancelled context")
+	got := s.readUntil(src, want, nil, "the payloads, after a Read with a cancelled context")
+	if !s.f.NackRedelivers {
+		for _, d := range got {
+			s.ack(d.m)
+		}
+		return
+	}
+	// Nor does a message waiting for redelivery change that.
+	s.nack(got[0].m)
+	for _, d := range got[1:] {
+		s.ack(d.m)
+	}
+	ms, err = s.read(ctx, src)
+	if !errors.Is(err, context.Canceled) || len(ms) > 0 {
+		s.t.Fatalf("Read with a cancelled context, a nacked message waiting, returned %d messages and %v, want context.Canceled", len(ms), e(err))
+	}
+	s.readUntil(src, []string{got[0].payload}, s.ack, "the nacked message, after a Read with a cancelled context")
 }
 
 func testDeadlineOnEmpty(s *suite) {

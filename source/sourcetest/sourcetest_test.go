@@ -73,6 +73,7 @@ var mutants = []struct {
 	{"reorders", "ReadAll", false, false},
 	{"ignoresCancel", "CancelledContext", false, false},
 	{"losesOnCancel", "CancelledContext", false, false},
+	{"redeliversOnCancel", "CancelledContext", false, false},
 	{"hangsOnEmpty", "DeadlineOnEmpty", false, false},
 	{"noErrClosed", "Close", false, false},
 	{"secondCloseFails", "Close", false, false},
@@ -143,6 +144,7 @@ type mutantSource struct {
 	mu        sync.Mutex
 	delivered []*source.Message // inner messages, in delivery order
 	kept      []*source.Message // nackCommits: nacked messages kept in memory only
+	nacked    int               // redeliversOnCancel: nacks since the last Read
 	closes    int
 	last      string // bodies delivered
 	racy      int
@@ -153,6 +155,15 @@ func (s *mutantSource) Read(ctx context.Context) ([]*source.Message, error) {
 	switch s.mutant {
 	case "ignoresCancel", "hangsOnEmpty":
 		readCtx = context.Background()
+	case "redeliversOnCancel":
+		// Returns waiting redeliveries whatever the context.
+		s.mu.Lock()
+		waiting := s.nacked > 0
+		s.nacked = 0
+		s.mu.Unlock()
+		if waiting {
+			readCtx = context.Background()
+		}
 	case "losesOnCancel":
 		if ctx.Err() != nil {
 			ms, _ := s.inner.Read(context.Background())
@@ -217,6 +228,10 @@ func (s *mutantSource) wrap(m *source.Message) *source.Message {
 		switch {
 		case s.mutant == "racyAcks":
 			s.racy++
+		case s.mutant == "redeliversOnCancel" && err != nil:
+			s.mu.Lock()
+			s.nacked++
+			s.mu.Unlock()
 		case s.mutant == "forgetsAcks" && err == nil:
 			return nil
 		case s.mutant == "dropsNack" && err != nil:
