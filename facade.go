@@ -377,9 +377,7 @@ func (f *Facade) read(w http.ResponseWriter, r *http.Request, resourceType, id s
 	}
 	e, err := f.get(r.Context(), resourceType, id)
 	if err != nil {
-		f.o.Logger.LogAttrs(r.Context(), slog.LevelWarn, "fhirsync: facade fetch failed",
-			slog.String("resource", resourceType+"/"+id), slog.String("error_type", fmt.Sprintf("%T", err)))
-		f.outcome(w, http.StatusBadGateway, "transient", "the system of record could not answer")
+		f.failed(w, r, err, "fhirsync: facade fetch failed", slog.String("resource", resourceType+"/"+id))
 		return
 	}
 	if e.msg == nil {
@@ -403,6 +401,21 @@ func (f *Facade) read(w http.ResponseWriter, r *http.Request, resourceType, id s
 	}
 }
 
+// failed answers a fetch or search that failed with err (the caller's own
+// error, logged by type only): 504 for a timeout, else 502; nothing when the
+// reader went away.
+func (f *Facade) failed(w http.ResponseWriter, r *http.Request, err error, msg string, attr slog.Attr) {
+	if r.Context().Err() != nil {
+		return
+	}
+	f.o.Logger.LogAttrs(r.Context(), slog.LevelWarn, msg, attr, slog.String("error_type", fmt.Sprintf("%T", err)))
+	if errors.Is(err, context.DeadlineExceeded) {
+		f.outcome(w, http.StatusGatewayTimeout, "timeout", "the system of record did not answer in time")
+		return
+	}
+	f.outcome(w, http.StatusBadGateway, "transient", "the system of record could not answer")
+}
+
 func etagMatch(header, etag string) bool {
 	for _, t := range strings.Split(header, ",") {
 		t = strings.TrimSpace(t)
@@ -424,9 +437,7 @@ func (f *Facade) search(w http.ResponseWriter, r *http.Request, resourceType str
 	}
 	res, err := f.o.Search(r.Context(), resourceType, r.URL.Query())
 	if err != nil {
-		f.o.Logger.LogAttrs(r.Context(), slog.LevelWarn, "fhirsync: facade search failed",
-			slog.String("type", resourceType), slog.String("error_type", fmt.Sprintf("%T", err)))
-		f.outcome(w, http.StatusBadGateway, "transient", "the system of record could not answer")
+		f.failed(w, r, err, "fhirsync: facade search failed", slog.String("type", resourceType))
 		return
 	}
 	entries := make([]json.RawMessage, 0, len(res))

@@ -536,3 +536,63 @@ func TestFacadeLastModified(t *testing.T) {
 		assert.Equal(t, tc.want, resp.Header.Get("Last-Modified"), tc.id)
 	}
 }
+
+// TestFacadeFetchFailureStatus: a fetch that timed out answers 504, another
+// failure 502; a reader that went away gets no answer and no warning.
+func TestFacadeFetchFailureStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		err     error
+		cancel  bool
+		status  int
+		code    string
+		warning bool
+	}{
+		{"timeout", fmt.Errorf("select: %w", context.DeadlineExceeded), false, http.StatusGatewayTimeout, "timeout", true},
+		{"failure", errors.New("connection refused"), false, http.StatusBadGateway, "transient", true},
+		{"reader gone", nil, true, 0, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			defer close(release)
+			var logs syncBuffer
+			f, err := fhirsync.NewFacade(func(ctx context.Context, _, _ string) (proto.Message, error) {
+				if tc.err != nil {
+					return nil, tc.err
+				}
+				<-release
+				return nil, fhirsync.ErrNotFound
+			}, &fhirsync.FacadeOptions{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+			require.NoError(t, err)
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.cancel {
+				cancel()
+			}
+			defer cancel()
+			w := httptest.NewRecorder()
+			f.ServeHTTP(w, httptest.NewRequestWithContext(ctx, http.MethodGet, "/Patient/"+sinktest.PatientID(1), nil))
+			if tc.status != 0 {
+				assert.Equal(t, tc.status, w.Code)
+				var oo struct{ Issue []struct{ Code string } }
+				require.NoError(t, json.Unmarshal(w.Body.Bytes(), &oo))
+				require.Len(t, oo.Issue, 1)
+				assert.Equal(t, tc.code, oo.Issue[0].Code)
+			} else {
+				assert.Empty(t, w.Body.String())
+			}
+			assert.Equal(t, tc.warning, strings.Contains(logs.String(), "facade fetch failed"), logs.String())
+		})
+	}
+	t.Run("search timeout", func(t *testing.T) {
+		f, err := fhirsync.NewFacade((&record{}).fetch, &fhirsync.FacadeOptions{
+			Logger: slog.New(slog.DiscardHandler),
+			Search: func(ctx context.Context, _ string, _ url.Values) ([]proto.Message, error) {
+				return nil, fmt.Errorf("query: %w", context.DeadlineExceeded)
+			},
+		})
+		require.NoError(t, err)
+		w := httptest.NewRecorder()
+		f.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/Patient?identifier=x", nil))
+		assert.Equal(t, http.StatusGatewayTimeout, w.Code)
+	})
+}
