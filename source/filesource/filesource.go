@@ -53,7 +53,10 @@
 // ".fhirsync-checkpoint.json" in the directory given to Open (hidden, so
 // never read as input); OpenFiles without a Checkpoint keeps it in memory
 // only, and a restart reads every file again. One Source at a time may use a
-// checkpoint file.
+// checkpoint file: Open and OpenFiles lock it (flock on a ".lock" file beside
+// it, released by Close or the process's end) and return [ErrLocked] when
+// another Source holds it, so that two replicas pointed at one directory
+// fail at start instead of both delivering every file.
 //
 // A nacked file is delivered again by the next Read. Settling a message after
 // its Source was closed returns [source.ErrClosed] and records nothing.
@@ -181,7 +184,7 @@ func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
 // path and the operation, never the content.
 type FileError struct {
 	Path string // as in File.Path; "." for Open's directory itself
-	Op   string // "list", "stat", "open", "read"
+	Op   string // "list", "stat", "open", "read", "lock"
 	Err  error  // the cause: an *fs.PathError, a *TooLargeError, ...
 }
 
@@ -237,7 +240,8 @@ type Source struct {
 	opts  Options
 	ckpt  string // checkpoint path, cleaned; "" in memory only
 
-	rootAbs, ckptAbs string // to keep the checkpoint out of the listing
+	rootAbs, ckptAbs string   // to keep the checkpoint out of the listing
+	lock             *os.File // holds the checkpoint's lock while open
 
 	scanMu sync.Mutex // one listing at a time
 
@@ -355,21 +359,45 @@ func cleanOrEmpty(p string) string {
 // start loads the checkpoint and, in finite mode, lists the files.
 func (s *Source) start() (*Source, error) {
 	if s.ckpt != "" {
+		lock, err := lockFile(s.ckpt + lockSuffix)
+		if err != nil {
+			return nil, err
+		}
+		s.lock = lock
 		done, err := readCheckpoint(s.ckpt)
 		if errors.Is(err, fs.ErrNotExist) {
 			done, err = map[string]version{}, writeCheckpoint(s.ckpt, nil)
 		}
 		if err != nil {
+			s.unlock()
 			return nil, err
 		}
 		s.done = done
 	}
 	if !s.opts.Watch {
 		if err := s.scan(); err != nil {
+			s.unlock()
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// lockSuffix names the lock file beside a checkpoint.
+const lockSuffix = ".lock"
+
+// ErrLocked is returned by Open and OpenFiles when another Source (in this
+// process or another) holds the checkpoint: two Sources on one checkpoint
+// would both deliver every file and overwrite each other's record of what
+// is done. Give each replica its own directory, or its own Checkpoint.
+var ErrLocked = errors.New("filesource: checkpoint in use by another Source")
+
+// unlock releases the checkpoint's lock.
+func (s *Source) unlock() {
+	if s.lock != nil {
+		_ = s.lock.Close()
+		s.lock = nil
+	}
 }
 
 // list returns the files of the directory (or the list), sorted.
@@ -412,8 +440,8 @@ func (s *Source) list() ([]entry, error) {
 			}
 			return nil
 		}
-		if s.ckptAbs != "" && filepath.Join(s.rootAbs, filepath.FromSlash(rel)) == s.ckptAbs {
-			return nil // a checkpoint kept under a visible name
+		if abs := filepath.Join(s.rootAbs, filepath.FromSlash(rel)); s.ckptAbs != "" && (abs == s.ckptAbs || abs == s.ckptAbs+lockSuffix) {
+			return nil // a checkpoint (or its lock) kept under a visible name
 		}
 		if s.opts.Pattern != "" {
 			if ok, _ := path.Match(s.opts.Pattern, d.Name()); !ok {
@@ -803,6 +831,7 @@ func (s *Source) Close() error {
 	if !s.closed {
 		s.closed = true
 		close(s.closedCh)
+		s.unlock()
 	}
 	return nil
 }

@@ -410,3 +410,37 @@ func TestDirectoryInList(t *testing.T) {
 	require.ErrorAs(t, filesource.ReadError(ms[0]), &fe)
 	assert.Equal(t, "read", fe.Op)
 }
+
+// TestCheckpointLocked: two Sources never share one checkpoint (two replicas
+// would both deliver every file and overwrite each other's record).
+func TestCheckpointLocked(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.x12"), []byte("a"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first, err := filesource.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := filesource.Open(dir, &filesource.Options{Watch: true}); !errors.Is(err, filesource.ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	other := filepath.Join(t.TempDir(), "ckpt.json")
+	second, err := filesource.Open(dir, &filesource.Options{Checkpoint: other})
+	if err != nil {
+		t.Fatalf("a Source with its own checkpoint: %v", err)
+	}
+	second.Close()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := filesource.Open(dir, nil)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	defer again.Close()
+	msgs, err := again.Read(context.Background())
+	if err != nil || len(msgs) != 1 || msgs[0].Metadata["path"] != "a.x12" {
+		t.Fatalf("Read = %v, %v; the lock file must not be read as input", msgs, err)
+	}
+}
