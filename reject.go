@@ -29,8 +29,9 @@ const (
 	StageWrite   Stage = "write"   // the sink refused a resource for good
 )
 
-// Rejection is what can never be written, with its reason: a whole message
-// that did not convert, one record of it, or one resource the sink refused.
+// Rejection is what can never be written, with its reason: a record the
+// source could not read, a whole message that did not convert, one record of
+// it, or one resource the sink refused.
 //
 // Message.Body holds PHI: a Rejecter must store it where PHI may be kept,
 // because replaying the rejection needs it. Err's text is PHI-free
@@ -39,11 +40,14 @@ const (
 type Rejection struct {
 	Message *source.Message
 	Stage   Stage
-	// Err is the reason: a *fhirmap.Error or *fhirmap.ConvertError for the
-	// convert stage, the sink's error for the op (wrapping sink.ErrInvalid,
-	// sink.ErrConflict...) for the write stage.
+	// Err is the reason: the source's error for the read stage
+	// (source.Message.Err), a *fhirmap.Error or *fhirmap.ConvertError (or a
+	// custom converter's error) for the convert stage, the sink's error for
+	// the op (wrapping sink.ErrInvalid, sink.ErrConflict...) for the write
+	// stage.
 	Err error
-	// Resource is "Type/id" of the refused resource (write stage), "".
+	// Resource is "Type/id" of the refused resource at the write stage, ""
+	// at the others.
 	Resource string
 	// Time is when the rejection was found.
 	Time time.Time
