@@ -52,7 +52,8 @@ import (
 // Source.Read keeps failing (Options.MaxReadAttempts), or at a permanent
 // failure when Options.Reject is nil. Messages not settled then stay unacked
 // and are delivered again when the service restarts. When ctx is done Run
-// returns ctx's error (its cause, when it has one).
+// returns ctx's error (its cause, when it has one), unless a failure had
+// stopped it first: then it returns that failure.
 func Run(ctx context.Context, src source.Source, conv fhirmap.Converter, dst sink.Sink, opts *Options) error {
 	if src == nil || conv == nil || dst == nil {
 		return errors.New("fhirsync: Run needs a source, a converter and a sink")
@@ -145,19 +146,18 @@ func (e *engine) run(parent context.Context) error {
 	stages.Go(e.batchLoop)
 	stages.Wait()
 	e.wg.Wait()
-	if err := context.Cause(e.ctx); err != nil && e.ctx.Err() != nil {
-		if parent.Err() != nil {
-			return context.Cause(parent)
-		}
-		return err
+	if e.ctx.Err() != nil {
+		// The failure that stopped the run, or ctx's cause, whichever came
+		// first (a ctx cancelled while the run stops does not hide why).
+		return context.Cause(e.ctx)
 	}
 	return nil
 }
 
 // fail stops the run with err.
 func (e *engine) fail(err error) {
-	e.log.LogAttrs(context.Background(), slog.LevelError, "fhirsync: run stopped", slog.String("error", err.Error()))
 	e.cancel(err)
+	e.log.LogAttrs(context.Background(), slog.LevelError, "fhirsync: run stopped", slog.String("error", err.Error()))
 }
 
 // read reads messages until the source ends or the run stops.

@@ -696,3 +696,60 @@ func TestRunWritesReferencedResourcesFirst(t *testing.T) {
 	assert.Equal(t, n, b.Committed("sub"))
 	assert.Empty(t, dst.violations, "resources written before what they reference")
 }
+
+// scriptedSink blocks Writes of Patient 0 until release is closed and fails
+// those of Patient 1 for good.
+type scriptedSink struct {
+	sink.Sink
+	release chan struct{}
+}
+
+func (s *scriptedSink) Write(ctx context.Context, ops []sink.Op) error {
+	switch resource.ID(ops[0].Resource) {
+	case sinktest.PatientID(0):
+		<-s.release // a write that outlives ctx
+		return ctx.Err()
+	case sinktest.PatientID(1):
+		return errors.New("sinktest: HTTP 401")
+	}
+	return s.Sink.Write(ctx, ops)
+}
+
+// signalHandler closes stopped when the engine logs that the run stopped.
+type signalHandler struct {
+	slog.Handler
+	once    sync.Once
+	stopped chan struct{}
+}
+
+func (h *signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *signalHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "fhirsync: run stopped" {
+		h.once.Do(func() { close(h.stopped) })
+	}
+	return nil
+}
+
+// TestRunReturnsItsFailureWhenCancelledWhileStopping: a run that stopped on
+// a failure returns that failure, even when its ctx is cancelled (a SIGTERM)
+// while it waits for its writes to end.
+func TestRunReturnsItsFailureWhenCancelledWhileStopping(t *testing.T) {
+	b := memsource.NewBroker()
+	publish(b, "0 1", "1 1")
+	dst := &scriptedSink{Sink: memsink.New(nil), release: make(chan struct{})}
+	h := &signalHandler{Handler: slog.DiscardHandler, stopped: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- fhirsync.Run(ctx, b.Open("sub", nil), patients(false), dst, fast(&fhirsync.Options{BatchSize: 1, Writers: 2, Logger: slog.New(h)}))
+	}()
+	<-h.stopped
+	cancel()
+	close(dst.release)
+	err := <-done
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "HTTP 401", "the failure that stopped the run, not the later cancellation")
+	assert.Equal(t, 0, b.Committed("sub"))
+}
