@@ -80,7 +80,8 @@ type Options struct {
 }
 
 // Backoff is an exponential back-off: Initial, multiplied by Multiplier at
-// each retry up to Max, each delay varied by ±Jitter (a fraction).
+// each retry up to Max, each delay varied by ±Jitter (a fraction; 0 means
+// 0.2, a negative value none).
 type Backoff struct {
 	Initial    time.Duration
 	Max        time.Duration
@@ -132,8 +133,11 @@ func (o *Options) withDefaults() Options {
 	if c.Backoff.Multiplier < 1 {
 		c.Backoff.Multiplier = 2
 	}
-	if c.Backoff.Jitter <= 0 || c.Backoff.Jitter >= 1 {
+	switch {
+	case c.Backoff.Jitter == 0 || c.Backoff.Jitter >= 1:
 		c.Backoff.Jitter = 0.2
+	case c.Backoff.Jitter < 0:
+		c.Backoff.Jitter = 0 // none
 	}
 	if c.MaxReadAttempts <= 0 {
 		c.MaxReadAttempts = 10

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -136,7 +135,7 @@ func (d *DirRejecter) Reject(ctx context.Context, r *Rejection) error {
 	// The name orders rejections by time and never holds the id itself
 	// (ids are PHI-free, but may hold path separators).
 	h := sha256.Sum256([]byte(rec.MessageID + "\x00" + rec.Resource))
-	name := rec.Time.Format("20060102T150405.000000000Z") + "-" + strconv.FormatUint(n, 10) + "-" + hex.EncodeToString(h[:6]) + ".json"
+	name := rec.Time.Format("20060102T150405.000000000Z") + "-" + fmt.Sprintf("%020d", n) + "-" + hex.EncodeToString(h[:6]) + ".json"
 	return writeFileDurable(d.dir, name, b)
 }
 

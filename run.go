@@ -167,28 +167,8 @@ func (e *engine) read() {
 	failures := 0
 	for {
 		msgs, err := e.src.Read(e.ctx)
-		if err != nil {
-			switch {
-			case errors.Is(err, io.EOF):
-				return
-			case e.ctx.Err() != nil:
-				return
-			case errors.Is(err, source.ErrClosed):
-				e.fail(fmt.Errorf("fhirsync: source read: %w", err))
-				return
-			}
-			failures++
-			e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: source read failed", slog.String("error", err.Error()), slog.Int("attempt", failures))
-			if failures >= e.o.MaxReadAttempts {
-				e.fail(fmt.Errorf("fhirsync: source read failed %d times: %w", failures, err))
-				return
-			}
-			if !e.sleep(e.o.Backoff.delay(failures)) {
-				return
-			}
-			continue
-		}
-		failures = 0
+		// Messages returned with an error are processed first: a source
+		// that hands over what it read before failing loses nothing.
 		for _, m := range msgs {
 			select {
 			case e.slots <- struct{}{}:
@@ -199,6 +179,28 @@ func (e *engine) read() {
 			e.ins.read(e.ctx)
 			e.orderCh <- st // buffered for MaxInFlight: never blocks
 			e.convCh <- st
+		}
+		if err == nil {
+			failures = 0
+			continue
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			return
+		case e.ctx.Err() != nil:
+			return
+		case errors.Is(err, source.ErrClosed):
+			e.fail(fmt.Errorf("fhirsync: source read: %w", err))
+			return
+		}
+		failures++
+		e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: source read failed", slog.String("error", err.Error()), slog.Int("attempt", failures))
+		if failures >= e.o.MaxReadAttempts {
+			e.fail(fmt.Errorf("fhirsync: source read failed %d times: %w", failures, err))
+			return
+		}
+		if !e.sleep(e.o.Backoff.delay(failures)) {
+			return
 		}
 	}
 }

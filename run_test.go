@@ -753,3 +753,31 @@ func TestRunReturnsItsFailureWhenCancelledWhileStopping(t *testing.T) {
 	assert.Contains(t, err.Error(), "HTTP 401", "the failure that stopped the run, not the later cancellation")
 	assert.Equal(t, 0, b.Committed("sub"))
 }
+
+// partialSource returns its first messages together with an error.
+type partialSource struct {
+	source.Source
+	once sync.Once
+}
+
+func (p *partialSource) Read(ctx context.Context) ([]*source.Message, error) {
+	msgs, err := p.Source.Read(ctx)
+	failed := false
+	p.once.Do(func() { failed = true })
+	if failed && err == nil {
+		return msgs, errors.New("connection lost after a partial fetch")
+	}
+	return msgs, err
+}
+
+// TestRunKeepsMessagesReadWithAnError: messages a Read returns along with an
+// error are processed, not dropped.
+func TestRunKeepsMessagesReadWithAnError(t *testing.T) {
+	b := memsource.NewBroker()
+	publish(b, "0 1", "1 1", "2 1")
+	src := &partialSource{Source: b.Open("sub", &memsource.Options{Finite: true, MaxBatch: 2})}
+	dst := memsink.New(nil)
+	require.NoError(t, fhirsync.Run(context.Background(), src, patients(false), dst, fast(nil)))
+	assert.Equal(t, 3, dst.Len())
+	assert.Equal(t, 3, b.Committed("sub"))
+}
