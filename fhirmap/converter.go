@@ -25,6 +25,77 @@ type Converter interface {
 	Convert(ctx context.Context, m *source.Message) ([]proto.Message, error)
 }
 
+// StreamConverter is a [Converter] that can hand over the resources of a
+// message as it goes, record by record, instead of all at once: the memory
+// of a conversion then stays bounded by a record whatever the size of the
+// message (a 50,000-claim 837 file), as the x12 Decoder's does. fhirsync.Run
+// streams through it when a Converter implements it.
+type StreamConverter interface {
+	Converter
+	// ConvertStream converts m as Convert does, but calls emit with the
+	// resources of each record (or of a few records) in order, referenced
+	// resources first, instead of returning them. It returns what Convert
+	// would return as its error: a [*ConvertError] listing the records that
+	// failed (the others were emitted), or a failure of the whole message,
+	// which may come after some resources were emitted (a retry emits them
+	// again: writes are idempotent). When emit returns an error,
+	// ConvertStream stops and returns it. emit may keep the slices it gets.
+	ConvertStream(ctx context.Context, m *source.Message, emit func([]proto.Message) error) error
+}
+
+// collect runs a StreamConverter's ConvertStream and returns every resource
+// emitted, for Convert.
+func collect(ctx context.Context, c StreamConverter, m *source.Message) ([]proto.Message, error) {
+	var out []proto.Message
+	err := c.ConvertStream(ctx, m, func(rs []proto.Message) error {
+		out = append(out, rs...)
+		return nil
+	})
+	var ce *ConvertError
+	if err != nil && !errors.As(err, &ce) {
+		return nil, err
+	}
+	return out, err
+}
+
+// recentResources remembers the resources a converter emitted lately, so
+// that one a later record of the same message repeats unchanged (a billing
+// provider, a payer) is emitted once. It is bounded: memory stays flat
+// whatever the size of the message, and a resource repeated after many others
+// is emitted again, which costs a write, never correctness.
+type recentResources struct {
+	byKey map[string]proto.Message
+	order []string // keys in insertion order, a ring
+	next  int
+}
+
+const recentLimit = 4096
+
+func newRecentResources() *recentResources {
+	return &recentResources{byKey: make(map[string]proto.Message)}
+}
+
+// repeat reports whether r, under key k, was emitted lately with the same
+// content apart from meta; if not, it remembers r.
+func (s *recentResources) repeat(k string, r proto.Message) bool {
+	if prev, ok := s.byKey[k]; ok {
+		if equalButMeta(prev, r) {
+			return true
+		}
+		s.byKey[k] = r
+		return false
+	}
+	if len(s.order) < recentLimit {
+		s.order = append(s.order, k)
+	} else {
+		delete(s.byKey, s.order[s.next])
+		s.order[s.next] = k
+		s.next = (s.next + 1) % recentLimit
+	}
+	s.byKey[k] = r
+	return false
+}
+
 // ConverterFunc adapts a function to the [Converter] interface.
 type ConverterFunc func(ctx context.Context, m *source.Message) ([]proto.Message, error)
 
@@ -55,11 +126,12 @@ type X12ConverterOptions struct {
 
 	// KeepRepeats keeps every record's copy of the resources that many
 	// records of a message share (a billing provider, a payer, a
-	// practitioner). By default a resource already returned for an earlier
-	// record of the same message, with the same content apart from meta
-	// (lastUpdated, source), is returned once: the output then holds each
-	// version once, which saves writes and JSON marshalling. A copy whose
-	// content differs is always returned.
+	// practitioner). By default a resource already returned for a recent
+	// record of the same message (among the last 4,096 resources), with the
+	// same content apart from meta (lastUpdated, source), is returned once:
+	// the output then holds each version once, which saves writes and JSON
+	// marshalling, and memory stays bounded. A copy whose content differs is
+	// always returned.
 	KeepRepeats bool
 
 	// OnResult, when set, is called after each record is mapped, with the
@@ -150,20 +222,28 @@ func (e *ConvertError) Unwrap() []error {
 // error (wrapped), so that the whole message is retried; test it with
 // terminology.IsRetryable, errors.As for a *LookupError, or ctx.Err().
 func (c *X12Converter) Convert(ctx context.Context, msg *source.Message) ([]proto.Message, error) {
+	return collect(ctx, c, msg)
+}
+
+// ConvertStream implements [StreamConverter]: it converts like Convert and
+// emits the resources of each record as soon as it is mapped, so that a
+// message of any size is converted in memory bounded by a record. A resource
+// a recent record of the message already emitted with the same content
+// (apart from meta) is not emitted again, unless Options.KeepRepeats.
+func (c *X12Converter) ConvertStream(ctx context.Context, msg *source.Message, emit func([]proto.Message) error) error {
 	m := c.m.WithSourceName(c.sourceName(msg))
 	d := x12.NewDecoder(bytes.NewReader(msg.Body))
 	d.Lenient, d.TolerantISA, d.MaxRecordLength = c.opts.Lenient, c.opts.TolerantISA, c.opts.MaxRecordLength
-	var out []proto.Message
 	var failed []RecordError
 	var st string
 	n := 0
-	var emitted map[string]proto.Message
+	var recent *recentResources
 	if !c.opts.KeepRepeats {
-		emitted = map[string]proto.Message{}
+		recent = newRecentResources()
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		rec, err := d.Read()
 		if err != nil {
@@ -174,7 +254,7 @@ func (c *X12Converter) Convert(ctx context.Context, msg *source.Message) ([]prot
 			if !errors.As(err, &se) {
 				// an I/O error of the reader: the body is in memory, so this
 				// cannot happen; report it as a failure of the message
-				return nil, err
+				return err
 			}
 			if se.Pos.Transaction != st {
 				st, n = se.Pos.Transaction, 0
@@ -197,7 +277,7 @@ func (c *X12Converter) Convert(ctx context.Context, msg *source.Message) ([]prot
 		if err != nil {
 			var me *Error
 			if !errors.As(err, &me) {
-				return nil, err
+				return err
 			}
 			me.Pos.Record = n
 			if me.Pos.IsZero() || me.Pos.Offset == 0 && me.Pos.SegmentID == "" {
@@ -214,32 +294,35 @@ func (c *X12Converter) Convert(ctx context.Context, msg *source.Message) ([]prot
 		}
 		if c.opts.Index != nil {
 			if err := c.opts.Index.AddResources(res.Resources); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if c.opts.OnResult != nil {
 			c.opts.OnResult(ctx, rec, res)
 		}
-		if emitted == nil {
-			out = append(out, res.Resources...)
-			continue
+		out := res.Resources
+		if recent != nil {
+			out = make([]proto.Message, 0, len(res.Resources))
+			for _, r := range res.Resources {
+				k, err := resource.Key(r)
+				if err != nil {
+					return err
+				}
+				if !recent.repeat(k, r) {
+					out = append(out, r)
+				}
+			}
 		}
-		for _, r := range res.Resources {
-			k, err := resource.Key(r)
-			if err != nil {
-				return nil, err
+		if len(out) > 0 {
+			if err := emit(out); err != nil {
+				return err
 			}
-			if prev, ok := emitted[k]; ok && equalButMeta(prev, r) {
-				continue
-			}
-			emitted[k] = r
-			out = append(out, r)
 		}
 	}
 	if len(failed) > 0 {
-		return out, &ConvertError{Failed: failed}
+		return &ConvertError{Failed: failed}
 	}
-	return out, nil
+	return nil
 }
 
 func (c *X12Converter) sourceName(msg *source.Message) string {

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	ppb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/patient_go_proto"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fhirsync/fhirsync/resource"
@@ -169,5 +172,65 @@ func TestMapRecordUnsupported(t *testing.T) {
 	m := goldenMapper(t, "837p_simple", nil)
 	if _, err := m.MapRecord(context.Background(), nil); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("MapRecord(nil) = %v", err)
+	}
+}
+
+// TestConvertStream: ConvertStream emits each record's resources as it maps
+// them (several emits for a several-claim message), their concatenation is
+// what Convert returns, and its error is Convert's; an emit error stops it.
+func TestConvertStream(t *testing.T) {
+	for _, name := range []string{"837p_corrections", "835_plb"} {
+		t.Run(name, func(t *testing.T) {
+			msg := source.NewMessage(name, readCase(t, name), nil, nil, nil)
+			want, wantErr := NewX12Converter(goldenMapper(t, name, nil), nil).Convert(context.Background(), msg)
+			var got []proto.Message
+			emits := 0
+			err := NewX12Converter(goldenMapper(t, name, nil), nil).ConvertStream(context.Background(), msg, func(rs []proto.Message) error {
+				emits++
+				got = append(got, rs...)
+				return nil
+			})
+			if (err == nil) != (wantErr == nil) {
+				t.Fatalf("ConvertStream error %v, Convert error %v", err, wantErr)
+			}
+			if emits < 2 {
+				t.Errorf("%d emits for a message of several records", emits)
+			}
+			if types(got) != types(want) {
+				t.Fatalf("streamed %s, converted %s", types(got), types(want))
+			}
+			stop := errors.New("stop")
+			calls := 0
+			err = NewX12Converter(goldenMapper(t, name, nil), nil).ConvertStream(context.Background(), msg, func([]proto.Message) error {
+				calls++
+				return stop
+			})
+			if !errors.Is(err, stop) || calls != 1 {
+				t.Errorf("after a failing emit: %v, %d calls", err, calls)
+			}
+		})
+	}
+}
+
+// TestRecentResourcesBounded: the repeat filter forgets the oldest resources
+// past its limit, so memory stays flat.
+func TestRecentResourcesBounded(t *testing.T) {
+	s := newRecentResources()
+	r := func(i int) proto.Message {
+		return &ppb.Patient{Id: &dtpb.Id{Value: "p" + strconv.Itoa(i)}}
+	}
+	for i := range recentLimit + 10 {
+		if s.repeat(strconv.Itoa(i), r(i)) {
+			t.Fatalf("%d: a new key is no repeat", i)
+		}
+	}
+	if len(s.byKey) != recentLimit {
+		t.Fatalf("%d remembered, limit %d", len(s.byKey), recentLimit)
+	}
+	if !s.repeat(strconv.Itoa(recentLimit+5), r(recentLimit+5)) {
+		t.Error("a recent resource repeated unchanged is a repeat")
+	}
+	if s.repeat("0", r(0)) {
+		t.Error("the oldest resource should have been forgotten")
 	}
 }

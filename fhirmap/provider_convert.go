@@ -60,6 +60,13 @@ func NewProviderCSVConverter(p *ProviderMapper, opts *ProviderCSVConverterOption
 // bad header fails the whole message the same way, as record 0. Both are
 // permanent. A cancelled context returns no resources.
 func (c *ProviderCSVConverter) Convert(ctx context.Context, msg *source.Message) ([]proto.Message, error) {
+	return collect(ctx, c, msg)
+}
+
+// ConvertStream implements [StreamConverter]: it converts like Convert and
+// emits the resources of each row as soon as it is mapped, so that a table of
+// any size is converted in memory bounded by a row.
+func (c *ProviderCSVConverter) ConvertStream(ctx context.Context, msg *source.Message, emit func([]proto.Message) error) error {
 	name := msg.ID
 	switch {
 	case c.opts.SourceName != nil:
@@ -71,15 +78,14 @@ func (c *ProviderCSVConverter) Convert(ctx context.Context, msg *source.Message)
 	if c.opts.SourceVersion != nil {
 		pm.version = c.opts.SourceVersion(msg)
 	}
-	var out []proto.Message
 	var failed []RecordError
-	var emitted map[string]proto.Message
+	var recent *recentResources
 	if !c.opts.KeepRepeats {
-		emitted = map[string]proto.Message{}
+		recent = newRecentResources()
 	}
 	for row, err := range ReadProviderCSV(bytes.NewReader(msg.Body), c.opts.CSV) {
 		if cerr := ctx.Err(); cerr != nil {
-			return nil, cerr
+			return cerr
 		}
 		if err != nil {
 			failed = append(failed, providerRecordError(err))
@@ -89,7 +95,7 @@ func (c *ProviderCSVConverter) Convert(ctx context.Context, msg *source.Message)
 		if err != nil {
 			var pe *ProviderError
 			if !errors.As(err, &pe) {
-				return nil, err
+				return err
 			}
 			failed = append(failed, providerRecordError(err))
 			continue
@@ -97,24 +103,29 @@ func (c *ProviderCSVConverter) Convert(ctx context.Context, msg *source.Message)
 		if c.opts.OnResult != nil {
 			c.opts.OnResult(ctx, row, res)
 		}
-		for _, r := range res.Resources {
-			if emitted != nil {
+		out := res.Resources
+		if recent != nil {
+			out = make([]proto.Message, 0, len(res.Resources))
+			for _, r := range res.Resources {
 				k, err := resource.Key(r)
 				if err != nil {
-					return nil, err
+					return err
 				}
-				if prev, ok := emitted[k]; ok && equalButMeta(prev, r) {
-					continue
+				if !recent.repeat(k, r) {
+					out = append(out, r)
 				}
-				emitted[k] = r
 			}
-			out = append(out, r)
+		}
+		if len(out) > 0 {
+			if err := emit(out); err != nil {
+				return err
+			}
 		}
 	}
 	if len(failed) > 0 {
-		return out, &ConvertError{Failed: failed}
+		return &ConvertError{Failed: failed}
 	}
-	return out, nil
+	return nil
 }
 
 // providerRecordError wraps a row's error for a ConvertError.
