@@ -60,6 +60,9 @@ func Run(ctx context.Context, src source.Source, conv fhirmap.Converter, dst sin
 	}
 	o := opts.withDefaults()
 	e := &engine{src: src, conv: conv, dst: dst, o: o, log: o.Logger, ins: newInstruments(o.MeterProvider)}
+	if sc, ok := conv.(fhirmap.StreamConverter); ok {
+		e.stream = sc
+	}
 	e.tracer = tracer(o.TracerProvider)
 	return e.run(ctx)
 }
@@ -68,6 +71,7 @@ func Run(ctx context.Context, src source.Source, conv fhirmap.Converter, dst sin
 type engine struct {
 	src    source.Source
 	conv   fhirmap.Converter
+	stream fhirmap.StreamConverter // conv, when it streams
 	dst    sink.Sink
 	o      Options
 	log    *slog.Logger
@@ -93,6 +97,7 @@ type engine struct {
 type msgState struct {
 	msg       *source.Message
 	converted chan struct{} // closed when conversion ended
+	chunks    chan chunk    // a StreamConverter's resources as they come; closed before converted
 	res       []proto.Message
 	refs      [][]string // refs[i]: what res[i] references (with several writers)
 	reject    error      // a permanent conversion failure (the whole message, or some records of it)
@@ -105,6 +110,16 @@ type msgState struct {
 	nack    error // set when some part was given up on
 	left    bool  // some part was abandoned: never settle
 }
+
+// chunk is a part of a message's resources, with what each references.
+type chunk struct {
+	res  []proto.Message
+	refs [][]string
+}
+
+// streamChunks is how many parts of a message a StreamConverter may convert
+// ahead of the batcher.
+const streamChunks = 16
 
 // pop is an op of a batch with the messages whose resources it writes.
 type pop struct {
@@ -176,6 +191,9 @@ func (e *engine) read() {
 				return
 			}
 			st := &msgState{msg: m, converted: make(chan struct{}), pending: 1}
+			if e.stream != nil {
+				st.chunks = make(chan chunk, streamChunks)
+			}
 			e.ins.read(e.ctx)
 			e.orderCh <- st // buffered for MaxInFlight: never blocks
 			e.convCh <- st
@@ -215,6 +233,9 @@ func (e *engine) convertLoop() {
 // convert converts one message, retrying transient failures.
 func (e *engine) convert(st *msgState) {
 	defer close(st.converted)
+	if st.chunks != nil {
+		defer close(st.chunks)
+	}
 	if err := st.msg.Err(); err != nil {
 		// The source could not read the record: nothing to convert.
 		st.reject, st.readErr = err, true
@@ -224,7 +245,7 @@ func (e *engine) convert(st *msgState) {
 	defer span.End()
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		res, err := e.safeConvert(ctx, st.msg)
+		res, err := e.safeConvert(ctx, st)
 		e.ins.convertTime(ctx, time.Since(start))
 		if err == nil {
 			e.converted(st, res)
@@ -262,27 +283,46 @@ func (e *engine) convert(st *msgState) {
 // converted keeps the resources of st and, with several writers, what each
 // references (found here, in parallel, rather than by the batcher).
 func (e *engine) converted(st *msgState, res []proto.Message) {
-	st.res = res
-	if e.o.Writers > 1 {
-		st.refs = make([][]string, len(res))
-		for i, r := range res {
-			key, _ := resource.Key(r)
-			st.refs[i] = references(r, key)
-		}
+	st.res, st.refs = res, e.references(res)
+}
+
+// references returns, with several writers, what each of res references.
+func (e *engine) references(res []proto.Message) [][]string {
+	if e.o.Writers <= 1 || len(res) == 0 {
+		return nil
 	}
+	refs := make([][]string, len(res))
+	for i, r := range res {
+		key, _ := resource.Key(r)
+		refs[i] = references(r, key)
+	}
+	return refs
 }
 
 // errConverterPanic replaces the value of a converter's panic, which could
 // hold PHI.
 var errConverterPanic = errors.New("fhirsync: the converter panicked")
 
-func (e *engine) safeConvert(ctx context.Context, m *source.Message) (res []proto.Message, err error) {
+// safeConvert converts st's message. Through a StreamConverter the
+// resources go to st.chunks as they come (res is nil); the batcher takes
+// them meanwhile, so memory stays bounded by a few records.
+func (e *engine) safeConvert(ctx context.Context, st *msgState) (res []proto.Message, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			res, err = nil, errConverterPanic
 		}
 	}()
-	return e.conv.Convert(ctx, m)
+	if e.stream == nil {
+		return e.conv.Convert(ctx, st.msg)
+	}
+	return nil, e.stream.ConvertStream(ctx, st.msg, func(rs []proto.Message) error {
+		select {
+		case st.chunks <- chunk{res: rs, refs: e.references(rs)}:
+			return nil
+		case <-e.ctx.Done():
+			return e.ctx.Err()
+		}
+	})
 }
 
 // batchLoop takes the converted messages in read order and gathers their
@@ -317,11 +357,42 @@ func (e *engine) batchLoop() {
 		case <-e.ctx.Done():
 			return
 		}
+		add := func(res []proto.Message, refs [][]string) bool {
+			for i, r := range res {
+				if cur == nil {
+					cur = &batch{idx: make(map[string]int)}
+				}
+				var rr []string
+				if refs != nil {
+					rr = refs[i]
+				}
+				if !e.add(cur, st, r, rr) {
+					return false
+				}
+				if len(cur.ops) >= e.o.BatchSize {
+					flush()
+				} else if len(cur.ops) == 1 {
+					timer.Reset(e.o.BatchWait)
+				}
+			}
+			return true
+		}
+		chunks := st.chunks // nil without a StreamConverter: never ready
 	wait:
 		for {
 			select {
+			case c, ok := <-chunks:
+				if !ok {
+					chunks = nil
+					continue
+				}
+				if !add(c.res, c.refs) {
+					return
+				}
 			case <-st.converted:
-				break wait
+				if chunks == nil {
+					break wait
+				}
 			case <-timer.C:
 				flush()
 			case <-e.ctx.Done():
@@ -343,22 +414,8 @@ func (e *engine) batchLoop() {
 			}
 			e.rejectAsync(st, &Rejection{Message: st.msg, Stage: stage, Err: st.reject, Time: time.Now()})
 		}
-		for i, r := range st.res {
-			if cur == nil {
-				cur = &batch{idx: make(map[string]int)}
-			}
-			var refs []string
-			if st.refs != nil {
-				refs = st.refs[i]
-			}
-			if !e.add(cur, st, r, refs) {
-				return
-			}
-			if len(cur.ops) >= e.o.BatchSize {
-				flush()
-			} else if len(cur.ops) == 1 {
-				timer.Reset(e.o.BatchWait)
-			}
+		if !add(st.res, st.refs) {
+			return
 		}
 		e.done(st)
 	}

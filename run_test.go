@@ -781,3 +781,51 @@ func TestRunKeepsMessagesReadWithAnError(t *testing.T) {
 	assert.Equal(t, 3, dst.Len())
 	assert.Equal(t, 3, b.Committed("sub"))
 }
+
+// streamer is a StreamConverter over bodies "n": n patients, emitted one at
+// a time; failAt makes the first attempt fail (retryably) after that many
+// emits. Its Convert must never be called by Run.
+type streamer struct {
+	failAt   int
+	attempts atomic.Int32
+	emitted  atomic.Int32
+}
+
+func (s *streamer) Convert(context.Context, *source.Message) ([]proto.Message, error) {
+	panic("Run must stream")
+}
+
+func (s *streamer) ConvertStream(ctx context.Context, m *source.Message, emit func([]proto.Message) error) error {
+	n, err := strconv.Atoi(string(m.Body))
+	if err != nil {
+		return &fhirmap.ConvertError{Failed: []fhirmap.RecordError{{Err: &fhirmap.Error{Err: fhirmap.ErrInvalidValue}}}}
+	}
+	first := s.attempts.Add(1) == 1
+	for i := range n {
+		if first && s.failAt > 0 && i == s.failAt {
+			return sink.Retryable(errors.New("lookup unavailable"), 0)
+		}
+		if err := emit([]proto.Message{sinktest.Patient(i)}); err != nil {
+			return err
+		}
+		s.emitted.Add(1)
+	}
+	return nil
+}
+
+// TestRunStreamsAStreamConverter: a StreamConverter's resources are written
+// as they come (a message of 2,000 records through 16-resource batches), a
+// failure in the middle retries the message (re-emitting is harmless), and
+// the message is acked once everything is written.
+func TestRunStreamsAStreamConverter(t *testing.T) {
+	b := memsource.NewBroker()
+	publish(b, "2000", "bad", "3")
+	conv := &streamer{failAt: 700}
+	rej := fhirsync.RejecterFunc(func(context.Context, *fhirsync.Rejection) error { return nil })
+	dst := memsink.New(nil)
+	src := b.Open("sub", &memsource.Options{Finite: true})
+	require.NoError(t, fhirsync.Run(context.Background(), src, conv, dst, fast(&fhirsync.Options{BatchSize: 16, Reject: rej})))
+	assert.Equal(t, 2000, dst.Len())
+	assert.Equal(t, 3, b.Committed("sub"))
+	assert.EqualValues(t, 700+2000+3, conv.emitted.Load(), "the failed attempt's 700, the retry's 2,000, the last message's 3")
+}

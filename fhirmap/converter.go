@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/fhirsync/fhirsync/resource"
 	"github.com/fhirsync/fhirsync/source"
@@ -338,26 +339,67 @@ func (c *X12Converter) sourceName(msg *source.Message) string {
 // equalButMeta reports whether two resources have the same content apart
 // from meta.
 func equalButMeta(a, b proto.Message) bool {
+	// Field by field, without touching either message: both may be in use
+	// elsewhere (a StreamConverter's output is written while it goes on).
 	ra, rb := a.ProtoReflect(), b.ProtoReflect()
 	if ra.Descriptor() != rb.Descriptor() {
 		return false
 	}
-	fd := ra.Descriptor().Fields().ByName("meta")
-	if fd == nil {
-		return proto.Equal(a, b)
+	fields := ra.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.Name() == "meta" {
+			continue
+		}
+		has := ra.Has(fd)
+		if has != rb.Has(fd) {
+			return false
+		}
+		if has && !valueEqual(fd, ra.Get(fd), rb.Get(fd)) {
+			return false
+		}
 	}
-	ma, mb := ra.Get(fd), rb.Get(fd)
-	hasA, hasB := ra.Has(fd), rb.Has(fd)
-	ra.Clear(fd)
-	rb.Clear(fd)
-	eq := proto.Equal(a, b)
-	if hasA {
-		ra.Set(fd, ma)
+	return bytes.Equal(ra.GetUnknown(), rb.GetUnknown())
+}
+
+// valueEqual compares two values of field fd.
+func valueEqual(fd protoreflect.FieldDescriptor, a, b protoreflect.Value) bool {
+	switch {
+	case fd.IsList():
+		la, lb := a.List(), b.List()
+		if la.Len() != lb.Len() {
+			return false
+		}
+		for i := range la.Len() {
+			if !scalarOrMessageEqual(fd, la.Get(i), lb.Get(i)) {
+				return false
+			}
+		}
+		return true
+	case fd.IsMap():
+		ma, mb := a.Map(), b.Map()
+		if ma.Len() != mb.Len() {
+			return false
+		}
+		eq := true
+		ma.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+			w := mb.Get(k)
+			eq = w.IsValid() && scalarOrMessageEqual(fd.MapValue(), v, w)
+			return eq
+		})
+		return eq
 	}
-	if hasB {
-		rb.Set(fd, mb)
+	return scalarOrMessageEqual(fd, a, b)
+}
+
+func scalarOrMessageEqual(fd protoreflect.FieldDescriptor, a, b protoreflect.Value) bool {
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return proto.Equal(a.Message().Interface(), b.Message().Interface())
+	case protoreflect.BytesKind:
+		return bytes.Equal(a.Bytes(), b.Bytes())
 	}
-	return eq
+	return a.Equal(b)
 }
 
 // isRecordError reports whether a decoding error is about a business record

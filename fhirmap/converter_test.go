@@ -234,3 +234,25 @@ func TestRecentResourcesBounded(t *testing.T) {
 		t.Error("the oldest resource should have been forgotten")
 	}
 }
+
+// TestEqualButMeta compares without touching either resource: both may be in
+// use elsewhere.
+func TestEqualButMeta(t *testing.T) {
+	mk := func(family, updated string) *ppb.Patient {
+		p := &ppb.Patient{Id: &dtpb.Id{Value: "p1"}, Name: []*dtpb.HumanName{{Family: &dtpb.String{Value: family}}}}
+		if updated != "" {
+			p.Meta = &dtpb.Meta{Source: &dtpb.Uri{Value: updated}}
+		}
+		return p
+	}
+	a, b := mk("Ng", "a.x12"), mk("Ng", "b.x12")
+	if !equalButMeta(a, b) || !equalButMeta(a, mk("Ng", "")) {
+		t.Error("resources differing in meta only should be equal")
+	}
+	if equalButMeta(a, mk("Li", "a.x12")) {
+		t.Error("resources with different names should differ")
+	}
+	if a.GetMeta().GetSource().GetValue() != "a.x12" || b.GetMeta().GetSource().GetValue() != "b.x12" {
+		t.Error("equalButMeta changed a resource")
+	}
+}
