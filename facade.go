@@ -38,8 +38,15 @@ var ErrNotFound = errors.New("fhirsync: resource not found")
 type FetchFunc func(ctx context.Context, resourceType, id string) (proto.Message, error)
 
 // SearchFunc answers a search (GET [type]?params) from a system of record,
-// for example by identifier. Searches are not cached.
+// for example by identifier. Searches are not cached. An error wrapping
+// [ErrBadSearch] (a parameter it does not support, a malformed value) is
+// answered 400; other errors 502, or 504 for a timeout.
 type SearchFunc func(ctx context.Context, resourceType string, params url.Values) ([]proto.Message, error)
+
+// ErrBadSearch is wrapped by a [SearchFunc]'s error when the search itself is
+// wrong (an unsupported parameter, a malformed value): the facade answers 400
+// with the error's text, which must be PHI-free, as the diagnostics.
+var ErrBadSearch = errors.New("fhirsync: search not supported")
 
 // FacadeOptions configures a [Facade]. A nil *FacadeOptions, and every zero
 // field, means the default.
@@ -65,6 +72,10 @@ type FacadeOptions struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// BaseURL is the facade's base URL as its clients see it (behind a proxy,
+	// say), for the fullUrl of search results; "" means the request's own
+	// scheme, host and the path before the resource type.
+	BaseURL string
 }
 
 // Facade is an http.Handler that answers FHIR reads (GET [type]/[id], and
@@ -77,6 +88,13 @@ type FacadeOptions struct {
 //
 // It also answers GET metadata with a CapabilityStatement. Writes get 405.
 // Errors are OperationOutcomes whose text never holds PHI.
+//
+// A fetch function that reads the database a change stream describes must
+// not read before the change is visible to it: Postgres logical decoding,
+// for one, can deliver a committed change a moment before other sessions
+// see it, and a read in that moment would cache the old row for a whole TTL.
+// Wait until the change's transaction is visible (examples/facade does), or
+// keep the TTL short.
 type Facade struct {
 	fetch FetchFunc
 	o     FacadeOptions
@@ -436,10 +454,15 @@ func (f *Facade) search(w http.ResponseWriter, r *http.Request, resourceType str
 		return
 	}
 	res, err := f.o.Search(r.Context(), resourceType, r.URL.Query())
+	if errors.Is(err, ErrBadSearch) {
+		f.outcome(w, http.StatusBadRequest, "not-supported", err.Error())
+		return
+	}
 	if err != nil {
 		f.failed(w, r, err, "fhirsync: facade search failed", slog.String("type", resourceType))
 		return
 	}
+	base := f.baseURL(r, resourceType)
 	entries := make([]json.RawMessage, 0, len(res))
 	for _, m := range res {
 		b, err := resource.Marshal(m)
@@ -462,12 +485,34 @@ func (f *Facade) search(w http.ResponseWriter, r *http.Request, resourceType str
 	}{ResourceType: "Bundle", Type: "searchset", Total: len(entries)}
 	for i, b := range entries {
 		bundle.Entry = append(bundle.Entry, entry{
-			FullURL:  resource.Type(res[i]) + "/" + resource.ID(res[i]),
+			FullURL:  base + resource.Type(res[i]) + "/" + resource.ID(res[i]),
 			Resource: b,
 			Search:   map[string]any{"mode": "match"},
 		})
 	}
 	f.writeJSON(w, http.StatusOK, bundle)
+}
+
+// baseURL returns the absolute base of the facade's URLs, ending in "/":
+// FacadeOptions.BaseURL, or the request's scheme, host and the path before
+// the resource type (the facade may be mounted under a prefix).
+func (f *Facade) baseURL(r *http.Request, resourceType string) string {
+	if f.o.BaseURL != "" {
+		return strings.TrimSuffix(f.o.BaseURL, "/") + "/"
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	p := r.URL.Path
+	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Path != "" {
+		p = u.Path // as the client sent it, before any http.StripPrefix
+	}
+	prefix := strings.TrimSuffix(strings.TrimSuffix(p, "/"), resourceType)
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	return scheme + "://" + r.Host + prefix
 }
 
 func (f *Facade) capability(w http.ResponseWriter, _ *http.Request) {

@@ -596,3 +596,43 @@ func TestFacadeFetchFailureStatus(t *testing.T) {
 		assert.Equal(t, http.StatusGatewayTimeout, w.Code)
 	})
 }
+
+// TestFacadeSearchURLsAndBadSearch: search results carry absolute fullUrls
+// (from the request, or FacadeOptions.BaseURL), and a SearchFunc error
+// wrapping ErrBadSearch is a 400.
+func TestFacadeSearchURLsAndBadSearch(t *testing.T) {
+	search := func(_ context.Context, _ string, q url.Values) ([]proto.Message, error) {
+		if q.Get("name") != "" {
+			return nil, fmt.Errorf("%w: parameter name", fhirsync.ErrBadSearch)
+		}
+		return []proto.Message{sinktest.Patient(1)}, nil
+	}
+	fetch := func(context.Context, string, string) (proto.Message, error) { return nil, fhirsync.ErrNotFound }
+	for _, tc := range []struct {
+		base, mount, want string
+	}{
+		{"", "/", "/Patient/" + sinktest.PatientID(1)},
+		{"", "/fhir/", "/fhir/Patient/" + sinktest.PatientID(1)},
+		{"https://api.example.com/r4", "/", "https://api.example.com/r4/Patient/" + sinktest.PatientID(1)},
+	} {
+		f, err := fhirsync.NewFacade(fetch, &fhirsync.FacadeOptions{Search: search, BaseURL: tc.base})
+		require.NoError(t, err)
+		mux := http.NewServeMux()
+		mux.Handle(tc.mount, http.StripPrefix(strings.TrimSuffix(tc.mount, "/"), f))
+		srv := httptest.NewServer(mux)
+		resp, body := get(t, srv.URL+tc.mount+"Patient?identifier=x", nil)
+		require.Equal(t, 200, resp.StatusCode, string(body))
+		var bundle struct{ Entry []struct{ FullURL string } }
+		require.NoError(t, json.Unmarshal(body, &bundle))
+		require.Len(t, bundle.Entry, 1)
+		want := tc.want
+		if tc.base == "" {
+			want = srv.URL + tc.want
+		}
+		assert.Equal(t, want, bundle.Entry[0].FullURL)
+		resp, body = get(t, srv.URL+tc.mount+"Patient?name=x", nil)
+		assert.Equal(t, 400, resp.StatusCode)
+		assert.Contains(t, string(body), "parameter name")
+		srv.Close()
+	}
+}
