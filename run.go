@@ -37,6 +37,10 @@ import (
 // write a resource it references (converters return referenced resources
 // first; servers with referential integrity on write refuse the reverse).
 // Within a batch, a later version of a resource replaces an earlier one.
+// A converter that implements [fhirmap.StreamConverter] (the X12 and
+// provider converters do) is streamed: each record's resources are batched
+// as soon as they are mapped, so memory stays bounded by a few records
+// whatever the size of a message.
 //
 // A message is acked once every resource converted from it is written (or
 // skipped by the stale-update guard) and every rejection found in it is
@@ -54,6 +58,11 @@ import (
 // and are delivered again when the service restarts. When ctx is done Run
 // returns ctx's error (its cause, when it has one), unless a failure had
 // stopped it first: then it returns that failure.
+//
+// Error texts from the converter, the sink, the source and the Rejecter go
+// into logs, span events, dead-letter records and Run's error: like
+// fhirsync's own errors, they must hold no PHI (positions and codes, not
+// values).
 func Run(ctx context.Context, src source.Source, conv fhirmap.Converter, dst sink.Sink, opts *Options) error {
 	if src == nil || conv == nil || dst == nil {
 		return errors.New("fhirsync: Run needs a source, a converter and a sink")
@@ -267,6 +276,7 @@ func (e *engine) convert(st *msgState) {
 				st.giveUp = err
 				return
 			}
+			e.ins.convertRetry(ctx)
 			e.log.LogAttrs(ctx, slog.LevelWarn, "fhirsync: convert failed, retrying", slog.Any("message", st.msg), slog.String("error", err.Error()), slog.Int("attempt", attempt))
 			if !e.sleep(max(e.o.Backoff.delay(attempt), retryAfter(err))) {
 				st.abandoned = true

@@ -22,6 +22,9 @@ const instrumentation = "github.com/fhirsync/fhirsync"
 //   - fhirsync.resources.written{resource.type}: resources written
 //   - fhirsync.resources.stale{resource.type}: resources the stale-update guard skipped
 //   - fhirsync.write.retries: Sink.Write calls retried
+//   - fhirsync.convert.retries: conversions retried (a terminology server or
+//     claim lookup that could not answer); a message stuck here stalls the
+//     messages behind it, so alert on a rate that does not fall
 //   - fhirsync.convert.duration, fhirsync.write.duration (s): durations of
 //     Convert and Sink.Write calls
 type instruments struct {
@@ -31,6 +34,7 @@ type instruments struct {
 	resWritten  metric.Int64Counter
 	resStale    metric.Int64Counter
 	retries     metric.Int64Counter
+	convRetries metric.Int64Counter
 	convertDur  metric.Float64Histogram
 	writeDur    metric.Float64Histogram
 }
@@ -49,6 +53,7 @@ func newInstruments(mp metric.MeterProvider) *instruments {
 	in.resWritten, _ = m.Int64Counter("fhirsync.resources.written", metric.WithDescription("Resources written to the sink, by type."))
 	in.resStale, _ = m.Int64Counter("fhirsync.resources.stale", metric.WithDescription("Resources skipped by the stale-update guard, by type."))
 	in.retries, _ = m.Int64Counter("fhirsync.write.retries", metric.WithDescription("Sink writes retried."))
+	in.convRetries, _ = m.Int64Counter("fhirsync.convert.retries", metric.WithDescription("Conversions retried."))
 	in.convertDur, _ = m.Float64Histogram("fhirsync.convert.duration", metric.WithUnit("s"), metric.WithDescription("Duration of Convert calls."))
 	in.writeDur, _ = m.Float64Histogram("fhirsync.write.duration", metric.WithUnit("s"), metric.WithDescription("Duration of Sink.Write calls."))
 	return in
@@ -73,6 +78,8 @@ func (in *instruments) stale(ctx context.Context, resourceType string) {
 }
 
 func (in *instruments) retry(ctx context.Context) { in.retries.Add(ctx, 1) }
+
+func (in *instruments) convertRetry(ctx context.Context) { in.convRetries.Add(ctx, 1) }
 
 func (in *instruments) convertTime(ctx context.Context, d time.Duration) {
 	in.convertDur.Record(ctx, d.Seconds())
