@@ -97,6 +97,25 @@ func (s *recentResources) repeat(k string, r proto.Message) bool {
 	return false
 }
 
+// filter returns the resources of rs that are not repeats (see repeat); a
+// nil filter keeps them all.
+func (s *recentResources) filter(rs []proto.Message) ([]proto.Message, error) {
+	if s == nil {
+		return rs, nil
+	}
+	out := make([]proto.Message, 0, len(rs))
+	for _, r := range rs {
+		k, err := resource.Key(r)
+		if err != nil {
+			return nil, err
+		}
+		if !s.repeat(k, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
 // ConverterFunc adapts a function to the [Converter] interface.
 type ConverterFunc func(ctx context.Context, m *source.Message) ([]proto.Message, error)
 
@@ -301,18 +320,9 @@ func (c *X12Converter) ConvertStream(ctx context.Context, msg *source.Message, e
 		if c.opts.OnResult != nil {
 			c.opts.OnResult(ctx, rec, res)
 		}
-		out := res.Resources
-		if recent != nil {
-			out = make([]proto.Message, 0, len(res.Resources))
-			for _, r := range res.Resources {
-				k, err := resource.Key(r)
-				if err != nil {
-					return err
-				}
-				if !recent.repeat(k, r) {
-					out = append(out, r)
-				}
-			}
+		out, err := recent.filter(res.Resources)
+		if err != nil {
+			return err
 		}
 		if len(out) > 0 {
 			if err := emit(out); err != nil {

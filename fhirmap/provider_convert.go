@@ -7,7 +7,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/fhirsync/fhirsync/resource"
 	"github.com/fhirsync/fhirsync/source"
 )
 
@@ -103,18 +102,9 @@ func (c *ProviderCSVConverter) ConvertStream(ctx context.Context, msg *source.Me
 		if c.opts.OnResult != nil {
 			c.opts.OnResult(ctx, row, res)
 		}
-		out := res.Resources
-		if recent != nil {
-			out = make([]proto.Message, 0, len(res.Resources))
-			for _, r := range res.Resources {
-				k, err := resource.Key(r)
-				if err != nil {
-					return err
-				}
-				if !recent.repeat(k, r) {
-					out = append(out, r)
-				}
-			}
+		out, err := recent.filter(res.Resources)
+		if err != nil {
+			return err
 		}
 		if len(out) > 0 {
 			if err := emit(out); err != nil {
