@@ -787,6 +787,7 @@ func TestRunKeepsMessagesReadWithAnError(t *testing.T) {
 // emits. Its Convert must never be called by Run.
 type streamer struct {
 	failAt   int
+	failed   atomic.Bool // the one failure happened
 	attempts atomic.Int32
 	emitted  atomic.Int32
 }
@@ -800,9 +801,9 @@ func (s *streamer) ConvertStream(ctx context.Context, m *source.Message, emit fu
 	if err != nil {
 		return &fhirmap.ConvertError{Failed: []fhirmap.RecordError{{Err: &fhirmap.Error{Err: fhirmap.ErrInvalidValue}}}}
 	}
-	first := s.attempts.Add(1) == 1
+	s.attempts.Add(1)
 	for i := range n {
-		if first && s.failAt > 0 && i == s.failAt {
+		if s.failAt > 0 && i == s.failAt && s.failed.CompareAndSwap(false, true) {
 			return sink.Retryable(errors.New("lookup unavailable"), 0)
 		}
 		if err := emit([]proto.Message{sinktest.Patient(i)}); err != nil {
