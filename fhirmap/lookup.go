@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fhirsync/fhirsync/resource"
@@ -24,6 +21,8 @@ import (
 	claimpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/claim_go_proto"
 	"github.com/shopspring/decimal"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/fhirsync/fhirsync/internal/neterr"
 )
 
 // ExtLineItemControlNumber is the URL of the extension that carries an 837
@@ -505,7 +504,7 @@ func (e *LookupError) Unwrap() error { return e.Err }
 // Temporary reports whether retrying may help: transport errors (including
 // a response body cut short), 408, 429 and 5xx.
 func (e *LookupError) Temporary() bool {
-	var te *transportError
+	var te *neterr.Error
 	return e.Status == 0 || errors.As(e.Err, &te) || e.Status == http.StatusRequestTimeout ||
 		e.Status == http.StatusTooManyRequests || e.Status >= 500
 }
@@ -525,60 +524,10 @@ func sanitizeURLError(err error) string {
 // not FHIR JSON: the decoder's own error may quote the response's values.
 var errMalformedResponse = errors.New("response is not FHIR R4 JSON")
 
-// transportError is the PHI-safe kind of a transport failure: its text is
-// ours, and it unwraps to a sentinel only (see [LookupError]).
-type transportError struct {
-	kind     string
-	timeout  bool
-	sentinel error // nil, or a sentinel error value
-}
-
-func (e *transportError) Error() string   { return e.kind }
-func (e *transportError) Unwrap() error   { return e.sentinel }
-func (e *transportError) Timeout() bool   { return e.timeout }
-func (e *transportError) Temporary() bool { return true }
-
-// transportSentinels are the sentinels a transportError may unwrap to, most
-// specific first.
-var transportSentinels = []struct {
-	err  error
-	kind string
-}{
-	{context.DeadlineExceeded, "timeout"},
-	{os.ErrDeadlineExceeded, "timeout"},
-	{context.Canceled, "request canceled"},
-	{syscall.ECONNREFUSED, "connection refused"},
-	{syscall.ECONNRESET, "connection reset"},
-	{syscall.ECONNABORTED, "connection aborted"},
-	{syscall.EPIPE, "broken pipe"},
-	{syscall.ETIMEDOUT, "timeout"},
-	{syscall.EHOSTUNREACH, "host unreachable"},
-	{syscall.ENETUNREACH, "network unreachable"},
-	{io.ErrUnexpectedEOF, "response cut short"},
-	{io.EOF, "connection closed"},
-}
-
-// transportCause classifies a transport (or response body) error into a
-// *transportError, dropping its text: a RoundTripper's or proxy's error can
+// transportCause classifies a transport (or response body) error by kind
+// (internal/neterr), dropping its text: a RoundTripper's or proxy's error can
 // quote the request URL, which holds the claim identifier.
-func transportCause(err error) error {
-	out := &transportError{kind: "transport error"}
-	for _, s := range transportSentinels {
-		if errors.Is(err, s.err) {
-			out.kind, out.sentinel = s.kind, s.err
-			break
-		}
-	}
-	var ne net.Error
-	if out.kind == "timeout" || errors.As(err, &ne) && ne.Timeout() {
-		out.kind, out.timeout = "timeout", true
-	}
-	var dns *net.DNSError
-	if out.sentinel == nil && !out.timeout && errors.As(err, &dns) {
-		out.kind = "DNS lookup failed"
-	}
-	return out
-}
+func transportCause(err error) error { return neterr.Classify(err) }
 
 // FindClaim implements [ClaimLookup].
 func (l *FHIRClaimLookup) FindClaim(ctx context.Context, q ClaimQuery) (*claimpb.Claim, error) {

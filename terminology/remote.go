@@ -7,12 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fhirsync/fhirsync/internal/neterr"
 )
 
 // RemoteOptions configures a [Remote]. A nil *RemoteOptions means defaults.
@@ -487,16 +488,9 @@ func retryAfter(h string, now time.Time) time.Duration {
 	return 0
 }
 
-// transportCause strips the *url.Error wrapper, whose text holds the full
-// request URL (with the code, for GET).
-func transportCause(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("timeout: %w", err)
-	}
-	return err
-}
+// transportCause reduces a transport error to its kind (internal/neterr):
+// the *url.Error's text holds the request URL (with the code, for GET), and
+// net/http's or a RoundTripper's can quote the server's status line or the
+// URL; none of it survives. A timeout stays a net.Error with Timeout true
+// and unwraps to its deadline sentinel.
+func transportCause(err error) error { return neterr.Classify(err) }

@@ -3,15 +3,11 @@ package restsink
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,6 +16,8 @@ import (
 
 	"github.com/fhirsync/fhirsync/auth"
 	"github.com/fhirsync/fhirsync/sink"
+
+	"github.com/fhirsync/fhirsync/internal/neterr"
 )
 
 // Sentinel errors of restsink, beside sink.ErrInvalid and sink.ErrConflict.
@@ -379,7 +377,7 @@ type errRetryable interface{ Retryable() bool }
 // never kept: net/http's errors quote what the server sent (a malformed
 // status line or header), a *url.Error holds the request URL (a conditional
 // URL holds an identifier value), and a RoundTripper's errors may quote
-// either. Only the kind of failure is, in restsink's words (see netError).
+// either. Only the kind of failure is, in restsink's words (see netCause).
 func classifyTransport(ctx context.Context, e *Error, err error) (error, scope) {
 	if ctx.Err() != nil {
 		return ctx.Err(), scopeFatal
@@ -390,7 +388,7 @@ func classifyTransport(ctx context.Context, e *Error, err error) (error, scope) 
 		// *auth.TokenError prints only the HTTP status, a registered OAuth
 		// error code and auth's own words; another transport's error may say
 		// anything, so only its classification is kept.
-		var cause error = &netError{kind: "authenticating transport failed"}
+		var cause error = errAuthTransport
 		var te *auth.TokenError
 		if errors.As(err, &te) {
 			cause = te
@@ -418,75 +416,10 @@ func classifyTransport(ctx context.Context, e *Error, err error) (error, scope) 
 	return sink.Retryable(e, 0), scopeOp
 }
 
-// netError is the kind of a transport failure in restsink's own words. It
-// unwraps to a sentinel only (context.DeadlineExceeded,
-// os.ErrDeadlineExceeded, context.Canceled, a syscall.Errno such as
-// ECONNREFUSED or ECONNRESET, io.ErrUnexpectedEOF, io.EOF), never to the
-// error it classifies, whose text may hold the server's or the URL's.
-type netError struct {
-	kind     string
-	timeout  bool
-	sentinel error
-}
+// errAuthTransport is the cause of a failure of an authenticating transport
+// that is not an *auth.TokenError: its own text may say anything.
+var errAuthTransport = errors.New("authenticating transport failed")
 
-func (e *netError) Error() string   { return e.kind }
-func (e *netError) Unwrap() error   { return e.sentinel }
-func (e *netError) Timeout() bool   { return e.timeout }
-func (e *netError) Temporary() bool { return true }
-
-// netSentinels are the sentinels a netError may unwrap to, with their kind,
-// most specific first.
-var netSentinels = []struct {
-	err  error
-	kind string
-}{
-	{context.DeadlineExceeded, "timeout"},
-	{os.ErrDeadlineExceeded, "timeout"},
-	{syscall.ETIMEDOUT, "timeout"},
-	{context.Canceled, "request canceled"},
-	{syscall.ECONNREFUSED, "connection refused"},
-	{syscall.ECONNRESET, "connection reset"},
-	{syscall.ECONNABORTED, "connection aborted"},
-	{syscall.EPIPE, "broken pipe"},
-	{syscall.EHOSTUNREACH, "host unreachable"},
-	{syscall.ENETUNREACH, "network unreachable"},
-	{io.ErrUnexpectedEOF, "response cut short"},
-	{io.EOF, "connection closed"},
-}
-
-// netCause reduces a transport error to a *netError.
-func netCause(err error) error {
-	out := &netError{kind: "network error"}
-	for _, s := range netSentinels {
-		if errors.Is(err, s.err) {
-			out.kind, out.sentinel = s.kind, s.err
-			break
-		}
-	}
-	var ne net.Error
-	if out.kind == "timeout" || errors.As(err, &ne) && ne.Timeout() {
-		out.kind, out.timeout = "timeout", true
-		return out
-	}
-	if out.sentinel != nil {
-		return out
-	}
-	var dns *net.DNSError
-	var oe *net.OpError
-	var rh tls.RecordHeaderError
-	switch msg := err.Error(); {
-	case errors.As(err, &dns):
-		out.kind = "DNS lookup failed"
-	case errors.As(err, &rh):
-		out.kind = "TLS handshake failed"
-	case strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "malformed MIME header") ||
-		strings.Contains(msg, "bad Content-Length") || strings.Contains(msg, "invalid Trailer") ||
-		strings.Contains(msg, "unsupported transfer encoding") || strings.Contains(msg, "malformed chunked encoding"):
-		// net/http's errors about a response it cannot parse are not typed;
-		// the text is matched here, never printed.
-		out.kind = "malformed HTTP response"
-	case errors.As(err, &oe) && (oe.Op == "dial" || oe.Op == "read" || oe.Op == "write"):
-		out.kind = "network error (" + oe.Op + ")"
-	}
-	return out
-}
+// netCause reduces a transport error to its kind in restsink's words
+// (internal/neterr): neither a server's text nor the URL's survives.
+func netCause(err error) error { return neterr.Classify(err) }
