@@ -220,6 +220,10 @@ func (s *Source) register(fetches kgo.Fetches) ([]*source.Message, error) {
 			if err := s.fetchError(fp); err != nil && ferr == nil {
 				ferr = err
 			}
+			var dl *kgo.ErrDataLoss
+			if errors.As(fp.Err, &dl) {
+				s.forget(topicPartition{fp.Topic, fp.Partition})
+			}
 		}
 		if len(fp.Records) == 0 {
 			return
@@ -244,6 +248,22 @@ func (s *Source) register(fetches kgo.Fetches) ([]*source.Message, error) {
 		p.mu.Unlock()
 	})
 	return msgs, ferr
+}
+
+// forget drops the tracker of a partition whose log lost records (an
+// unclean leader election truncated it, or retention passed the consumer):
+// franz-go consumes on from a reset offset, possibly below offsets already
+// delivered, and those records must be delivered, not taken for repeats.
+// Nothing more is committed for the old tracker, whose position may lie
+// past the partition's new end; its acknowledgements no longer count.
+func (s *Source) forget(tp topicPartition) {
+	s.mu.Lock()
+	p := s.parts[tp]
+	delete(s.parts, tp)
+	s.mu.Unlock()
+	if p != nil {
+		p.kill()
+	}
 }
 
 // fetchError classifies an error of a poll: cancellations and a closing
