@@ -47,6 +47,12 @@
 // ever dropped. There is no redelivery delay: backing off is the engine's
 // job.
 //
+// When a partition's log loses records (an unclean leader election truncated
+// it, or retention passed the consumer), franz-go reports the data loss and
+// consumes on from a reset offset: the source then forgets what it tracked
+// for that partition, so records at offsets reused below those delivered are
+// delivered too, and commits go on from the new position.
+//
 // Records of one partition are first delivered in offset order; across
 // partitions there is no order. A redelivered record comes after the records
 // delivered since.
