@@ -830,3 +830,41 @@ func TestRunStreamsAStreamConverter(t *testing.T) {
 	assert.Equal(t, 3, b.Committed("sub"))
 	assert.EqualValues(t, 700+2000+3, conv.emitted.Load(), "the failed attempt's 700, the retry's 2,000, the last message's 3")
 }
+
+// TestRunRepeatFilterKeepsNewerSourceVersions: an 834 message holding two
+// interchanges whose members are unchanged but whose transaction dates
+// differ. The converter's repeat filter must not drop the later copies:
+// their source version (meta) is newer, and the stale-update guard must
+// remember it, or an older change arriving later would overwrite them.
+func TestRunRepeatFilterKeepsNewerSourceVersions(t *testing.T) {
+	jan, err := os.ReadFile("fhirmap/testdata/834_full_jan.x12")
+	require.NoError(t, err)
+	later := bytes.ReplaceAll(jan, []byte("BGN*00*FULL1101*20240101*0600"), []byte("BGN*00*FULL1102*20240201*0600"))
+	require.NotEqual(t, jan, later)
+	m, err := fhirmap.NewMapper(nil, &fhirmap.Options{IDs: &fhirmap.IDOptions{Key: []byte("a test key of at least 16 bytes")}})
+	require.NoError(t, err)
+	b := memsource.NewBroker()
+	b.Publish(append(append([]byte(nil), jan...), later...))
+	versions := fhirsync.NewMemoryVersions(1000)
+	dst := memsink.New(nil)
+	rej := fhirsync.RejecterFunc(func(_ context.Context, r *fhirsync.Rejection) error {
+		t.Errorf("unexpected rejection: %v", r.Err)
+		return nil
+	})
+	require.NoError(t, fhirsync.Run(context.Background(), b.Open("sub", &memsource.Options{Finite: true}), fhirmap.NewX12Converter(m, nil), dst, fast(&fhirsync.Options{Reject: rej, Versions: versions})))
+	require.Equal(t, 1, b.Committed("sub"))
+	n := 0
+	for _, r := range dst.All() {
+		if resource.Type(r) != "Patient" {
+			continue
+		}
+		n++
+		key, err := resource.Key(r)
+		require.NoError(t, err)
+		v, err := versions.Get(context.Background(), key)
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(v, "20240201"), "%s: version remembered %q, want the later transaction's", key, v)
+		assert.True(t, strings.HasPrefix(fhirsync.SourceVersion(r), "20240201"), "%s: written with version %q", key, fhirsync.SourceVersion(r))
+	}
+	assert.Equal(t, 4, n)
+}

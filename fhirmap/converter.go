@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+
 	"github.com/fhirsync/fhirsync/resource"
 	"github.com/fhirsync/fhirsync/source"
 	"github.com/fhirsync/fhirsync/x12"
@@ -148,7 +150,8 @@ type X12ConverterOptions struct {
 	// records of a message share (a billing provider, a payer, a
 	// practitioner). By default a resource already returned for a recent
 	// record of the same message (among the last 4,096 resources), with the
-	// same content apart from meta (lastUpdated, source), is returned once:
+	// same content apart from meta (lastUpdated, source) and the same
+	// source version ([ExtSourceVersion]), is returned once:
 	// the output then holds each version once, which saves writes and JSON
 	// marshalling, and memory stays bounded. A copy whose content differs is
 	// always returned.
@@ -347,7 +350,10 @@ func (c *X12Converter) sourceName(msg *source.Message) string {
 }
 
 // equalButMeta reports whether two resources have the same content apart
-// from meta.
+// from meta, and the same source version (the [ExtSourceVersion] extension
+// on meta): a copy with another source version is not a repeat, since the
+// stale-update guard must see the newer one (an 834 message holds several
+// transaction sets, each with its own date).
 func equalButMeta(a, b proto.Message) bool {
 	// Field by field, without touching either message: both may be in use
 	// elsewhere (a StreamConverter's output is written while it goes on).
@@ -359,6 +365,9 @@ func equalButMeta(a, b proto.Message) bool {
 	for i := range fields.Len() {
 		fd := fields.Get(i)
 		if fd.Name() == "meta" {
+			if metaSourceVersion(ra, fd) != metaSourceVersion(rb, fd) {
+				return false
+			}
 			continue
 		}
 		has := ra.Has(fd)
@@ -370,6 +379,24 @@ func equalButMeta(a, b proto.Message) bool {
 		}
 	}
 	return bytes.Equal(ra.GetUnknown(), rb.GetUnknown())
+}
+
+// metaSourceVersion returns the [ExtSourceVersion] of m's meta field fd, ""
+// when none.
+func metaSourceVersion(m protoreflect.Message, fd protoreflect.FieldDescriptor) string {
+	if !m.Has(fd) {
+		return ""
+	}
+	meta, ok := m.Get(fd).Message().Interface().(*dtpb.Meta)
+	if !ok {
+		return ""
+	}
+	for _, e := range meta.GetExtension() {
+		if e.GetUrl().GetValue() == ExtSourceVersion {
+			return e.GetValue().GetStringValue().GetValue()
+		}
+	}
+	return ""
 }
 
 // valueEqual compares two values of field fd.
