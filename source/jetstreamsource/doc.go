@@ -75,9 +75,14 @@
 // again while the first delivery is still being processed: a duplicate,
 // harmless with idempotent writes, but each one counts as a delivery. Either
 // set AckWait generously, or set Options.KeepAlive (below AckWait, say a
-// third of it), which tells the server every KeepAlive that each message read
-// and not yet settled is still in progress (jetstream.Msg.InProgress), so
-// its AckWait starts over. The consumer's MaxAckPending (default 1000) caps
+// third of it), which tells the server every KeepAlive that each message the
+// Source holds (pulled ahead and waiting for Read, or read and not yet
+// settled) is still in progress (jetstream.Msg.InProgress), so its AckWait
+// starts over. Only what reached the Source is covered: up to BatchSize
+// messages wait for Read in the Source; while they wait, about
+// max(BatchSize, 16) more can sit in the nats.go subscription's buffer, out
+// of the Source's reach, and those are delivered again after AckWait (to
+// another Source of the consumer, or into this one's buffer as duplicates). The consumer's MaxAckPending (default 1000) caps
 // the messages delivered and not yet settled across every Source of the
 // consumer; with MaxAckPending below the engine's MaxInFlight plus
 // BatchSize the server simply delivers no more until some are acked.

@@ -62,10 +62,13 @@ type Options struct {
 	// AckWait, never a loss. See the package doc, # Delivery.
 	UnconfirmedAcks bool
 	// KeepAlive, when positive, is how often the Source tells the server
-	// that each message Read returned and not yet settled is still being
-	// processed (jetstream.Msg.InProgress), restarting its AckWait. It must
-	// be below the consumer's AckWait. Zero disables it: a message held
-	// longer than AckWait is then delivered again meanwhile.
+	// that each message it holds (pulled ahead and waiting for Read, or
+	// returned by Read and not yet settled) is still being processed
+	// (jetstream.Msg.InProgress), restarting its AckWait (messages still in
+	// the nats.go subscription's buffer are not reached: see the package
+	// doc, # Delivery). It must be below
+	// the consumer's AckWait. Zero disables it: a message held longer than
+	// AckWait is then delivered again meanwhile.
 	KeepAlive time.Duration
 	// PHIFreeSubject states that the subjects of the stream carry no PHI in
 	// their tokens: the subject then goes into Message.Metadata["subject"].
@@ -99,7 +102,7 @@ type Source struct {
 	leftDone bool            // Close nacked left: nack at once from now on
 
 	heldMu sync.Mutex
-	held   map[jetstream.Msg]struct{} // read, not settled (with KeepAlive only)
+	held   map[jetstream.Msg]struct{} // pulled, not settled (with KeepAlive only)
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -185,6 +188,9 @@ func check(info *jetstream.ConsumerInfo, o Options) error {
 // nothing more than the pull requests ask for meanwhile). Once Close began,
 // it keeps what still arrives for Close to nack.
 func (s *Source) handle(jm jetstream.Msg) {
+	// Kept alive from now on: a message waiting here while the engine is
+	// not reading would otherwise be delivered again after AckWait.
+	s.hold(jm)
 	select {
 	case <-s.done:
 		s.leave(jm)
@@ -198,6 +204,24 @@ func (s *Source) handle(jm jetstream.Msg) {
 	}
 }
 
+// hold tracks jm for Options.KeepAlive until it is settled.
+func (s *Source) hold(jm jetstream.Msg) {
+	if s.held != nil {
+		s.heldMu.Lock()
+		s.held[jm] = struct{}{}
+		s.heldMu.Unlock()
+	}
+}
+
+// release stops tracking jm for Options.KeepAlive.
+func (s *Source) release(jm jetstream.Msg) {
+	if s.held != nil {
+		s.heldMu.Lock()
+		delete(s.held, jm)
+		s.heldMu.Unlock()
+	}
+}
+
 // leave keeps a message that arrived after Close began, for Close to nack
 // once the pull subscription is gone: a nak while it is still subscribed
 // would have the server deliver the message straight back to it, and a
@@ -206,6 +230,7 @@ func (s *Source) leave(jm jetstream.Msg) {
 	s.leftMu.Lock()
 	if s.leftDone {
 		s.leftMu.Unlock()
+		s.release(jm)
 		_ = jm.Nak()
 		return
 	}
@@ -356,6 +381,7 @@ fill:
 func (s *Source) message(jm jetstream.Msg) (*source.Message, error) {
 	meta, err := jm.Metadata()
 	if err != nil {
+		s.release(jm)
 		_ = jm.Nak()
 		return nil, fmt.Errorf("jetstreamsource: %s/%s delivered a message without JetStream metadata: %w", s.stream, s.consumer, err)
 	}
@@ -378,17 +404,8 @@ func (s *Source) message(jm jetstream.Msg) (*source.Message, error) {
 			}
 		}
 	}
-	if s.held != nil {
-		s.heldMu.Lock()
-		s.held[jm] = struct{}{}
-		s.heldMu.Unlock()
-	}
 	ack := func(ctx context.Context, cause error) error {
-		if s.held != nil {
-			s.heldMu.Lock()
-			delete(s.held, jm)
-			s.heldMu.Unlock()
-		}
+		s.release(jm)
 		var err error
 		switch {
 		case cause == nil && s.opts.UnconfirmedAcks:
@@ -419,8 +436,9 @@ func (s *Source) message(jm jetstream.Msg) (*source.Message, error) {
 	return source.NewMessage(id, jm.Data(), md, ack, as), nil
 }
 
-// keepAlive tells the server every Options.KeepAlive that the messages read
-// and not yet settled are still in progress, until Close.
+// keepAlive tells the server every Options.KeepAlive that the messages held
+// (pulled ahead, or read and not yet settled) are still in progress, until
+// Close.
 func (s *Source) keepAlive() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.opts.KeepAlive)

@@ -397,3 +397,42 @@ func TestConsumerDeleted(t *testing.T) {
 		t.Errorf("Read after Close = %v, want source.ErrClosed", err)
 	}
 }
+
+// TestKeepAlivePulledAhead: KeepAlive also covers the messages pulled ahead
+// and waiting for Read (the engine is not reading: its writes are stalled,
+// say). Held past AckWait, they are not delivered again meanwhile.
+func TestKeepAlivePulledAhead(t *testing.T) {
+	const ackWait = time.Second
+	st := newStream(t)
+	st.publish(t, "a")
+	src := open(t, st.consumer(t, ackWait), &jetstreamsource.Options{BatchSize: 16, KeepAlive: 200 * time.Millisecond})
+	got := readN(t, src, 1)
+	st.publish(t, "b", "c", "d", "e") // pulled ahead: Read is not called
+	time.Sleep(3 * ackWait)
+	got = append(got, readN(t, src, 4)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*ackWait)
+	defer cancel()
+	for {
+		ms, err := src.Read(ctx)
+		if err != nil {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Read: %v", err)
+			}
+			break
+		}
+		got = append(got, ms...)
+	}
+	seen := map[string]bool{}
+	for _, m := range got {
+		if seen[m.ID] || m.Metadata["num_delivered"] != "1" {
+			t.Errorf("%s delivered again (num_delivered %s) while pulled ahead", m.ID, m.Metadata["num_delivered"])
+		}
+		seen[m.ID] = true
+		if err := m.Ack(context.Background()); err != nil {
+			t.Errorf("Ack %s: %v", m.ID, err)
+		}
+	}
+	if len(seen) != 5 {
+		t.Errorf("got %d distinct messages, want 5", len(seen))
+	}
+}
