@@ -63,8 +63,8 @@ var sentinels = []struct {
 	{io.EOF, "connection closed"},
 }
 
-// Classify reduces err to an *Error whose kind is "network error" unless a
-// more specific one applies.
+// Classify reduces err, which must not be nil, to an *Error whose kind is
+// "network error" unless a more specific one applies.
 func Classify(err error) *Error {
 	out := &Error{kind: "network error"}
 	for _, s := range sentinels {
