@@ -72,6 +72,17 @@ type FacadeOptions struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Authorize, when set, decides for every answer whether the request may
+	// see a resource: it runs after the cache, so every cached answer is
+	// checked anew (the cache is shared by all callers), with the request
+	// (its credentials, as the service's middleware established them) and the
+	// resource, which it must not modify. An error answers 403, or 404 when
+	// it wraps ErrNotFound (not revealing that the resource exists); its text
+	// is not sent. Search results the request may not see are left out of
+	// the bundle. Nil lets every request see everything: put the facade
+	// behind your own authentication and authorization then. Facade.Get is
+	// for trusted callers in the process and is not checked.
+	Authorize func(r *http.Request, res proto.Message) error
 	// BaseURL is the facade's base URL as its clients see it (behind a proxy,
 	// say), for the fullUrl of search results; "" means the request's own
 	// scheme, host and the path before the resource type.
@@ -402,6 +413,14 @@ func (f *Facade) read(w http.ResponseWriter, r *http.Request, resourceType, id s
 		f.outcome(w, http.StatusNotFound, "not-found", "no such resource")
 		return
 	}
+	if err := f.authorize(r, e.msg); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			f.outcome(w, http.StatusNotFound, "not-found", "no such resource")
+		} else {
+			f.outcome(w, http.StatusForbidden, "forbidden", "not allowed")
+		}
+		return
+	}
 	h := w.Header()
 	h.Set("ETag", e.etag)
 	if !e.modified.IsZero() {
@@ -417,6 +436,14 @@ func (f *Facade) read(w http.ResponseWriter, r *http.Request, resourceType, id s
 	if r.Method == http.MethodGet {
 		_, _ = w.Write(e.json)
 	}
+}
+
+// authorize applies FacadeOptions.Authorize, when set.
+func (f *Facade) authorize(r *http.Request, m proto.Message) error {
+	if f.o.Authorize == nil {
+		return nil
+	}
+	return f.o.Authorize(r, m)
 }
 
 // failed answers a fetch or search that failed with err (the caller's own
@@ -463,6 +490,13 @@ func (f *Facade) search(w http.ResponseWriter, r *http.Request, resourceType str
 		return
 	}
 	base := f.baseURL(r, resourceType)
+	allowed := res[:0:0]
+	for _, m := range res {
+		if f.authorize(r, m) == nil {
+			allowed = append(allowed, m)
+		}
+	}
+	res = allowed
 	entries := make([]json.RawMessage, 0, len(res))
 	for _, m := range res {
 		b, err := resource.Marshal(m)

@@ -636,3 +636,56 @@ func TestFacadeSearchURLsAndBadSearch(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// TestFacadeAuthorize: every answer, cached or not, is checked against the
+// request; a refusal is a 403 (or a 404 when it wraps ErrNotFound) without
+// its text, and search results the request may not see are left out.
+func TestFacadeAuthorize(t *testing.T) {
+	sor := &record{revs: map[string]int{sinktest.PatientID(1): 1, sinktest.PatientID(2): 1}}
+	authorize := func(r *http.Request, res proto.Message) error {
+		switch who := r.Header.Get("X-User"); {
+		case who == "admin":
+			return nil
+		case who == "member-1" && resource.ID(res) == sinktest.PatientID(1):
+			return nil
+		case who == "":
+			return errors.New("anonymous " + canary)
+		}
+		return fmt.Errorf("%w: not this member's", fhirsync.ErrNotFound)
+	}
+	f, err := fhirsync.NewFacade(sor.fetch, &fhirsync.FacadeOptions{
+		Authorize: authorize,
+		Search: func(context.Context, string, url.Values) ([]proto.Message, error) {
+			return []proto.Message{sinktest.Patient(1), sinktest.Patient(2)}, nil
+		},
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	as := func(user string) http.Header {
+		if user == "" {
+			return nil
+		}
+		return http.Header{"X-User": {user}}
+	}
+	for _, tc := range []struct {
+		user, id string
+		status   int
+	}{
+		{"admin", sinktest.PatientID(2), 200}, // fills the cache
+		{"member-1", sinktest.PatientID(1), 200},
+		{"member-1", sinktest.PatientID(2), 404}, // cached, still checked
+		{"", sinktest.PatientID(2), 403},
+	} {
+		resp, body := get(t, srv.URL+"/Patient/"+tc.id, as(tc.user))
+		assert.Equal(t, tc.status, resp.StatusCode, "%s reads %s", tc.user, tc.id)
+		if tc.status != 200 {
+			assert.NotContains(t, string(body), canary, "a refusal's text is not sent")
+			assert.NotContains(t, string(body), "sinktest-pat", "a refusal shows nothing of the resource")
+		}
+	}
+	_, body := get(t, srv.URL+"/Patient?identifier=x", as("member-1"))
+	var bundle struct{ Total int }
+	require.NoError(t, json.Unmarshal(body, &bundle))
+	assert.Equal(t, 1, bundle.Total, "the search shows only what member-1 may see")
+}
