@@ -483,14 +483,24 @@ func (e *engine) newestVersion(key string) (string, bool) {
 	if ok {
 		return v, true
 	}
+	ok = e.retry("fhirsync: version store failed, retrying", func() (err error) {
+		v, err = e.o.Versions.Get(e.ctx, key)
+		return err
+	})
+	return v, ok
+}
+
+// retry calls fn until it succeeds, logging msg and backing off after each
+// failure; it reports false when the run stopped first.
+func (e *engine) retry(msg string, fn func() error, attrs ...slog.Attr) bool {
 	for attempt := 1; ; attempt++ {
-		v, err := e.o.Versions.Get(e.ctx, key)
+		err := fn()
 		if err == nil {
-			return v, true
+			return true
 		}
-		e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: version store failed, retrying", slog.String("error", err.Error()), slog.Int("attempt", attempt))
+		e.log.LogAttrs(e.ctx, slog.LevelWarn, msg, append(attrs, slog.String("error", err.Error()), slog.Int("attempt", attempt))...)
 		if !e.sleep(e.o.Backoff.delay(attempt)) {
-			return "", false
+			return false
 		}
 	}
 }
@@ -649,15 +659,8 @@ func (e *engine) written(ops []*pop) {
 
 // remember stores the version written for key in the VersionStore.
 func (e *engine) remember(key, version string) {
-	for attempt := 1; ; attempt++ {
-		err := e.o.Versions.Put(e.ctx, key, version)
-		if err == nil {
-			break
-		}
-		e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: version store failed, retrying", slog.String("error", err.Error()), slog.Int("attempt", attempt))
-		if !e.sleep(e.o.Backoff.delay(attempt)) {
-			return
-		}
+	if !e.retry("fhirsync: version store failed, retrying", func() error { return e.o.Versions.Put(e.ctx, key, version) }) {
+		return
 	}
 	e.keysMu.Lock()
 	if e.latest[key] == version {
@@ -709,16 +712,8 @@ func (e *engine) reject(st *msgState, r *Rejection) {
 		return
 	}
 	e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: rejected", slog.Any("rejection", r))
-	for attempt := 1; ; attempt++ {
-		err := e.o.Reject.Reject(e.ctx, r)
-		if err == nil {
-			return
-		}
-		e.log.LogAttrs(e.ctx, slog.LevelWarn, "fhirsync: reject failed, retrying", slog.Any("message", st.msg), slog.String("error", err.Error()), slog.Int("attempt", attempt))
-		if !e.sleep(e.o.Backoff.delay(attempt)) {
-			e.leave(st)
-			return
-		}
+	if !e.retry("fhirsync: reject failed, retrying", func() error { return e.o.Reject.Reject(e.ctx, r) }, slog.Any("message", st.msg)) {
+		e.leave(st)
 	}
 }
 
