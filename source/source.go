@@ -17,6 +17,15 @@
 // labels and dead-letter records. Message implements [slog.LogValuer] and
 // logs only its ID and Metadata.
 //
+// # Bodies
+//
+// A message's body is in memory (Body) or streamed: a source of records too
+// large to hold (filesource with Options.Stream) makes its messages with
+// [NewStreamMessage], and [Message.Open] reads the body from the source when
+// a converter reads it, so that a file of any size costs no memory. Code
+// that reads bodies should use Open (streaming) or ReadBody (whole) rather
+// than Body, to accept both.
+//
 // # As
 //
 // A driver exposes its native message (a *kgo.Record, a pglogrepl message)
@@ -24,8 +33,10 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"sync"
 )
@@ -46,7 +57,9 @@ type Message struct {
 	// "orders-3@1042" or a file name and byte offset).
 	ID string
 	// Body is the record's bytes: an X12 business unit, a JSON change event.
-	// It may hold PHI.
+	// It may hold PHI. It is nil for a streamed message (see
+	// NewStreamMessage): read every message through Open or ReadBody to
+	// accept both kinds.
 	Body []byte
 	// Metadata holds PHI-free attributes (topic, partition, file, LSN,
 	// source version for the stale-update guard).
@@ -54,6 +67,7 @@ type Message struct {
 
 	ack     AckFunc
 	as      func(any) bool
+	open    func() (io.ReadCloser, error)
 	err     error
 	mu      sync.Mutex
 	settled bool
@@ -74,6 +88,56 @@ func NewMessage(id string, body []byte, metadata map[string]string, ack AckFunc,
 // record again.
 func NewFailedMessage(id string, metadata map[string]string, err error, ack AckFunc, as func(any) bool) *Message {
 	return &Message{ID: id, Metadata: metadata, ack: ack, as: as, err: err}
+}
+
+// NewStreamMessage returns a message whose body is not held in memory, for
+// records too large to hold (a file of any size): Body is nil, and each call
+// of Open calls open for a new reader of the whole body. open's errors, and
+// the reader's, must be PHI-free; a reader whose record changed since the
+// message was made should fail rather than mix versions.
+func NewStreamMessage(id string, open func() (io.ReadCloser, error), metadata map[string]string, ack AckFunc, as func(any) bool) *Message {
+	return &Message{ID: id, Metadata: metadata, ack: ack, as: as, open: open}
+}
+
+// Streamed reports whether the message's body is read through Open only
+// (Body is nil): see NewStreamMessage.
+func (m *Message) Streamed() bool { return m.open != nil }
+
+// Open returns a reader of the message's body from its start: Body's bytes,
+// or a new reader of a streamed body. The caller closes it. For a failed
+// message (see NewFailedMessage), Open returns Err.
+func (m *Message) Open() (io.ReadCloser, error) {
+	switch {
+	case m.err != nil:
+		return nil, m.err
+	case m.open != nil:
+		return m.open()
+	}
+	return io.NopCloser(bytes.NewReader(m.Body)), nil
+}
+
+// ReadBody returns the whole body: Body itself, or a streamed body read into
+// memory. Converters that need the whole record at once use it; those that
+// can stream use Open.
+func (m *Message) ReadBody() ([]byte, error) {
+	if m.err != nil {
+		return nil, m.err
+	}
+	if m.open == nil {
+		return m.Body, nil
+	}
+	rc, err := m.open()
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Err returns why the source could not read the message's record (see

@@ -49,7 +49,14 @@ func (h *harness) Open(_ context.Context, t *testing.T) source.Source {
 	return src
 }
 
-func (h *harness) Payload(_ *testing.T, m *source.Message) string { return string(m.Body) }
+func (h *harness) Payload(t *testing.T, m *source.Message) string {
+	if h.opts.Stream != m.Streamed() {
+		t.Errorf("message %s: Streamed() = %v with Options.Stream %v", m.ID, m.Streamed(), h.opts.Stream)
+	}
+	b, err := m.ReadBody()
+	require.NoError(t, err)
+	return string(b)
+}
 
 func TestConformance(t *testing.T) {
 	for _, tc := range []struct {
@@ -59,6 +66,8 @@ func TestConformance(t *testing.T) {
 		{"Finite", filesource.Options{}},
 		{"FiniteBatch5", filesource.Options{MaxBatch: 5}},
 		{"Watch", filesource.Options{Watch: true, PollInterval: 5 * time.Millisecond, SettleTime: 20 * time.Millisecond, MaxBatch: 4}},
+		{"FiniteStream", filesource.Options{Stream: true, MaxBatch: 3}},
+		{"WatchStream", filesource.Options{Stream: true, Watch: true, PollInterval: 5 * time.Millisecond, SettleTime: 20 * time.Millisecond, MaxBatch: 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sourcetest.Run(t, func(t *testing.T) sourcetest.Harness {

@@ -24,11 +24,22 @@
 //
 // # Memory
 //
-// Read loads each file whole into Body: a file in flight costs its size in
-// memory. [Options.MaxFileSize] (256 MiB by default) bounds it; a larger file
-// is delivered as a failed message holding a [*TooLargeError]. Read returns
-// [Options.MaxBatch] files at most (1 by default), so the memory held is
-// about the engine's in-flight limit times the largest file.
+// By default Read loads each file whole into Body: a file in flight costs its
+// size in memory. [Options.MaxFileSize] (256 MiB by default) bounds it; a
+// larger file is delivered as a failed message holding a [*TooLargeError].
+// Read returns [Options.MaxBatch] files at most (1 by default), so the memory
+// held is about the engine's in-flight limit times the largest file.
+//
+// With [Options.Stream], Read only opens each file to check it can be read,
+// and delivers a streamed message: [source.Message.Open] opens the file
+// again and reads it from disk, so a file of any size is converted in the
+// memory of the records in flight (fhirmap's X12 converter streams). A
+// streamed file must not change until its message is settled: Open, and the
+// reader at the end of the file, check that the file still has the size and
+// modification time of the message's version, and fail with an error
+// wrapping [ErrChanged] otherwise, rather than let one message mix two
+// versions (the engine then rejects that version; the new one is a new
+// message).
 //
 // # Delivery
 //
@@ -141,8 +152,15 @@ type Options struct {
 	// the same before Watch reads it; 0 means 10 s, a negative value none.
 	SettleTime time.Duration
 	// MaxFileSize is the largest file read (whole, into memory); 0 means
-	// DefaultMaxFileSize, a negative value no limit.
+	// DefaultMaxFileSize, a negative value no limit. It does not apply with
+	// Stream.
 	MaxFileSize int64
+	// Stream delivers each file as a streamed message
+	// ([source.NewStreamMessage]): Body is nil, and Message.Open reads the
+	// file from disk as the converter reads it, so a file of any size costs
+	// no memory. The converter must read bodies through Open or ReadBody
+	// (fhirmap's X12 and provider converters do). See # Memory.
+	Stream bool
 	// MaxBatch is the most files one Read returns; 0 means 1.
 	MaxBatch int
 	// Checkpoint is the path of the checkpoint file. Empty means
@@ -179,6 +197,11 @@ func (e *TooLargeError) Error() string {
 
 // Is reports whether target is ErrTooLarge.
 func (e *TooLargeError) Is(target error) bool { return target == ErrTooLarge }
+
+// ErrChanged is what a streamed file's Open or reader returns (wrapped in a
+// [*FileError]) when the file no longer has the size and modification time
+// of the message's version: it changed after it was delivered.
+var ErrChanged = errors.New("filesource: file changed since it was delivered")
 
 // FileError is an error reading one file or directory. Its text names the
 // path and the operation, never the content.
@@ -674,6 +697,10 @@ func (s *Source) readFile(e entry) (f File, body []byte, ferr *FileError, after 
 		return fail("stat", err)
 	}
 	f.Size, f.ModTime = fi.Size(), fi.ModTime()
+	if s.opts.Stream {
+		// Opened to see that it can be; read by the message's Open.
+		return f, nil, nil, version{Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
+	}
 	limit := s.opts.MaxFileSize
 	if limit > 0 && fi.Size() > limit {
 		return fail("read", &TooLargeError{Size: fi.Size(), Limit: limit})
@@ -732,8 +759,77 @@ func (s *Source) message(f File, v version, body []byte, ferr *FileError) *sourc
 	if ferr != nil {
 		return source.NewFailedMessage(id, md, ferr, ack, as)
 	}
+	if s.opts.Stream {
+		return source.NewStreamMessage(id, func() (io.ReadCloser, error) { return openVersion(f, v) }, md, ack, as)
+	}
 	return source.NewMessage(id, body, md, ack, as)
 }
+
+// openVersion opens the streamed file f at version v: it fails with
+// ErrChanged when the file has another version now, and its reader does at
+// the end of the file when it changed while it was read.
+func openVersion(f File, v version) (io.ReadCloser, error) {
+	fh, err := os.Open(f.Abs)
+	if err != nil {
+		return nil, &FileError{Path: f.Path, Op: "open", Err: err}
+	}
+	sr := &streamReader{f: fh, file: f, want: v}
+	if err := sr.check("open"); err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return sr, nil
+}
+
+// streamReader reads a streamed file and checks its version at the end.
+type streamReader struct {
+	f    *os.File
+	file File
+	want version
+	n    int64 // bytes read
+	err  error // sticky
+}
+
+// check compares the open file's version with the one delivered.
+func (r *streamReader) check(op string) error {
+	fi, err := r.f.Stat()
+	if err != nil {
+		return &FileError{Path: r.file.Path, Op: "stat", Err: err}
+	}
+	if (version{Size: fi.Size(), MTime: fi.ModTime().UnixNano()}) != r.want {
+		return &FileError{Path: r.file.Path, Op: op, Err: ErrChanged}
+	}
+	return nil
+}
+
+func (r *streamReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.f.Read(p)
+	r.n += int64(n)
+	switch {
+	case err == io.EOF:
+		if cerr := r.check("read"); cerr != nil {
+			err = cerr
+		} else if r.n != r.want.Size {
+			err = &FileError{Path: r.file.Path, Op: "read", Err: ErrChanged}
+		}
+	case err != nil:
+		err = &FileError{Path: r.file.Path, Op: "read", Err: err}
+	}
+	if err != nil {
+		r.err = err
+		if n > 0 && err != io.EOF {
+			// The bytes read are not handed out before the version is
+			// known to be wrong.
+			return 0, err
+		}
+	}
+	return n, err
+}
+
+func (r *streamReader) Close() error { return r.f.Close() }
 
 // settle acks (err == nil) or nacks the file rel at version v.
 func (s *Source) settle(_ context.Context, rel string, v version, err error) error {

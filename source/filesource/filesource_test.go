@@ -260,24 +260,38 @@ func TestFailedFiles(t *testing.T) {
 	assert.Equal(t, []string{filepath.ToSlash(files[2])}, drain(t, src, nil))
 }
 
-func TestUnreadableFile(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root reads files whatever their mode")
+// unreadable makes dir/name a file that cannot be read: mode 0, or, for root
+// (which reads files whatever their mode), a symbolic link to itself.
+func unreadable(t *testing.T, dir, name string) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if os.Geteuid() != 0 {
+		require.NoError(t, os.WriteFile(p, []byte("unreadable"), 0o644))
+		require.NoError(t, os.Chmod(p, 0))
+		return
 	}
-	dir := t.TempDir()
-	write(t, dir, map[string]string{"a.x12": "a", "b.x12": "b"})
-	require.NoError(t, os.Chmod(filepath.Join(dir, "a.x12"), 0))
-	src, err := filesource.Open(dir, nil)
-	require.NoError(t, err)
-	defer src.Close()
-	var errs []error
-	paths := drain(t, src, func(m *source.Message) error {
-		errs = append(errs, filesource.ReadError(m))
-		return m.Ack(context.Background())
-	})
-	assert.Equal(t, []string{"a.x12", "b.x12"}, paths)
-	assert.ErrorIs(t, errs[0], fs.ErrPermission)
-	assert.NoError(t, errs[1])
+	require.NoError(t, os.Symlink(name, p))
+}
+
+func TestUnreadableFile(t *testing.T) {
+	for _, stream := range []bool{false, true} {
+		dir := t.TempDir()
+		write(t, dir, map[string]string{"b.x12": "b"})
+		unreadable(t, dir, "a.x12")
+		src, err := filesource.Open(dir, &filesource.Options{Stream: stream})
+		require.NoError(t, err)
+		var errs []error
+		paths := drain(t, src, func(m *source.Message) error {
+			errs = append(errs, filesource.ReadError(m))
+			return m.Ack(context.Background())
+		})
+		require.NoError(t, src.Close())
+		assert.Equal(t, []string{"a.x12", "b.x12"}, paths)
+		var fe *filesource.FileError
+		require.ErrorAs(t, errs[0], &fe)
+		assert.Equal(t, "a.x12", fe.Path)
+		assert.NoError(t, errs[1])
+	}
 }
 
 func TestNackRetriesFailedFile(t *testing.T) {
