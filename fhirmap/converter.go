@@ -230,7 +230,8 @@ func (e *ConvertError) Unwrap() []error {
 	return out
 }
 
-// Convert decodes m.Body and maps every record in it.
+// Convert decodes the message's body (Body, or a streamed body read through
+// Message.Open) and maps every record in it.
 //
 // Partial results: one bad record does not lose the others. Convert returns
 // the resources of every record it could convert, in input order, and, when
@@ -255,7 +256,12 @@ func (c *X12Converter) Convert(ctx context.Context, msg *source.Message) ([]prot
 // (apart from meta) is not emitted again, unless Options.KeepRepeats.
 func (c *X12Converter) ConvertStream(ctx context.Context, msg *source.Message, emit func([]proto.Message) error) error {
 	m := c.m.WithSourceName(c.sourceName(msg))
-	d := x12.NewDecoder(bytes.NewReader(msg.Body))
+	body, err := msg.Open() // a streamed file is read from disk as it decodes
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	d := x12.NewDecoder(body)
 	d.Lenient, d.TolerantISA, d.MaxRecordLength = c.opts.Lenient, c.opts.TolerantISA, c.opts.MaxRecordLength
 	var failed []RecordError
 	var st string
@@ -275,8 +281,8 @@ func (c *X12Converter) ConvertStream(ctx context.Context, msg *source.Message, e
 			}
 			var se *x12.SyntaxError
 			if !errors.As(err, &se) {
-				// an I/O error of the reader: the body is in memory, so this
-				// cannot happen; report it as a failure of the message
+				// An I/O error of a streamed body (a file that changed or
+				// could not be read): a failure of the message.
 				return err
 			}
 			if se.Pos.Transaction != st {

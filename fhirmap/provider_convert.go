@@ -1,7 +1,6 @@
 package fhirmap
 
 import (
-	"bytes"
 	"context"
 	"errors"
 
@@ -82,7 +81,12 @@ func (c *ProviderCSVConverter) ConvertStream(ctx context.Context, msg *source.Me
 	if !c.opts.KeepRepeats {
 		recent = newRecentResources()
 	}
-	for row, err := range ReadProviderCSV(bytes.NewReader(msg.Body), c.opts.CSV) {
+	body, err := msg.Open() // a streamed file is read from disk as it is parsed
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	for row, err := range ReadProviderCSV(body, c.opts.CSV) {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
