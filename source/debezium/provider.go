@@ -163,7 +163,11 @@ func (c *ProviderConverter) Convert(ctx context.Context, m *source.Message) ([]p
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	e, err := Decode(m.Body, c.opts.Decode)
+	body, err := m.ReadBody() // Body, or a streamed body read whole
+	if err != nil {
+		return nil, err
+	}
+	e, err := Decode(body, c.opts.Decode)
 	if err != nil {
 		pos := fhirmap.Position{Record: 1}
 		var de *Error
