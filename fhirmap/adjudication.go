@@ -600,6 +600,25 @@ func Adjudicate(p *x12.ClaimPayment835, t *AdjudicationTable) (*ClaimAmounts, er
 	return ca, nil
 }
 
+// negate flips the sign of every amount: the amounts of a reversal (CLP02
+// 22) become those of the payment it reverses.
+func (ca *ClaimAmounts) negate() {
+	neg := func(adjs []Adjudicated) {
+		for i := range adjs {
+			adjs[i].Amount = adjs[i].Amount.Neg()
+		}
+	}
+	for i := range ca.Lines {
+		l := &ca.Lines[i]
+		l.Submitted, l.Eligible, l.Paid, l.MemberLiability = l.Submitted.Neg(), l.Eligible.Neg(), l.Paid.Neg(), l.MemberLiability.Neg()
+		neg(l.Adjustments)
+	}
+	neg(ca.Adjustments)
+	for i := range ca.Totals {
+		ca.Totals[i].Amount = ca.Totals[i].Amount.Neg()
+	}
+}
+
 // claimRemarks returns the claim-level RARCs of MIA and MOA, in element
 // order, without duplicates.
 func claimRemarks(p *x12.ClaimPayment835) []string {

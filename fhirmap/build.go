@@ -175,15 +175,42 @@ func fdecimal(s string) *dtpb.Decimal {
 	return &dtpb.Decimal{Value: d}
 }
 
-// moneyUSD returns Money in US dollars from FHIR decimal text.
-func moneyUSD(decimal string) *dtpb.Money {
-	return &dtpb.Money{Value: &dtpb.Decimal{Value: decimal}, Currency: &dtpb.Money_CurrencyCode{Value: "USD"}}
+// currencyUSD is the currency of X12 amounts when no CUR segment names
+// another.
+const currencyUSD = "USD"
+
+// currencyCode returns the ISO 4217 code of an X12 currency code (CUR02 of
+// an 837 loop 2000A or of an 835 header), upper-cased: US dollars when it is
+// absent. X12 amounts are in the currency CUR names (the TR3s send CUR only
+// when it is not US dollars), so every Money of the record takes it. ok is
+// false when the code is not three letters.
+func currencyCode(cur02 string) (code string, ok bool) {
+	c := strings.ToUpper(strings.TrimSpace(cur02))
+	if c == "" {
+		return currencyUSD, true
+	}
+	if len(c) != 3 {
+		return "", false
+	}
+	for i := 0; i < len(c); i++ {
+		if c[i] < 'A' || c[i] > 'Z' {
+			return "", false
+		}
+	}
+	return c, true
 }
 
-// money returns Money from an X12 amount (MAPPING.md: X12 money is a
-// decimal with an explicit point; FHIR Money{value, currency USD}). It
-// returns nil, false for a malformed amount and nil, true for an empty one.
-func money(a x12.Amount) (*dtpb.Money, bool) {
+// moneyIn returns Money in currency cur (an ISO 4217 code) from FHIR
+// decimal text.
+func moneyIn(decimal, cur string) *dtpb.Money {
+	return &dtpb.Money{Value: &dtpb.Decimal{Value: decimal}, Currency: &dtpb.Money_CurrencyCode{Value: cur}}
+}
+
+// money returns Money in currency cur from an X12 amount (MAPPING.md: X12
+// money is a decimal with an explicit point; FHIR Money{value, currency},
+// USD unless a CUR segment says otherwise). It returns nil, false for a
+// malformed amount and nil, true for an empty one.
+func money(a x12.Amount, cur string) (*dtpb.Money, bool) {
 	if a == "" {
 		return nil, true
 	}
@@ -191,7 +218,7 @@ func money(a x12.Amount) (*dtpb.Money, bool) {
 	if !ok {
 		return nil, false
 	}
-	return moneyUSD(d), true
+	return moneyIn(d, cur), true
 }
 
 // fdate returns a FHIR date (day precision) for a calendar date.

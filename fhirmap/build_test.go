@@ -84,14 +84,25 @@ func TestBuildersMarshal(t *testing.T) {
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
-	m, ok := money("-12.50")
+	m, ok := money("-12.50", currencyUSD)
 	if !ok || m.GetValue().GetValue() != "-12.50" || m.GetCurrency().GetValue() != "USD" {
 		t.Errorf("money = %v, %v", m, ok)
 	}
-	if m, ok := money("x"); ok || m != nil {
+	if m, ok := money("x", currencyUSD); ok || m != nil {
 		t.Errorf("money(x) = %v, %v", m, ok)
 	}
-	if m, ok := money(""); !ok || m != nil {
+	if m, ok := money("", currencyUSD); !ok || m != nil {
 		t.Errorf("money(\"\") = %v, %v", m, ok)
+	}
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"", "USD", true}, {" usd ", "USD", true}, {"CAD", "CAD", true}, {"cad", "CAD", true},
+		{"US", "", false}, {"DOLLAR", "", false}, {"C1D", "", false},
+	} {
+		if got, ok := currencyCode(tc.in); got != tc.want || ok != tc.ok {
+			t.Errorf("currencyCode(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
 	}
 }

@@ -129,6 +129,7 @@ type claim837 struct {
 	// dependency order at the end
 	locs, pats, covs, encs []proto.Message
 
+	cur              string // ISO 4217 currency of the claim's amounts (2000A CUR02, else USD)
 	billingKey       string // NPI, else TIN
 	billingRef       *dtpb.Reference
 	billingType      string // "Organization" or "Practitioner"
@@ -156,6 +157,9 @@ type claim837 struct {
 // (billing provider, payers, service facility), Practitioners, the service
 // facility Location, the Patient, the Coverages, the Encounter (837I) and
 // the Claim.
+//
+// Amounts are Money in the currency of loop 2000A's CUR02 (US dollars
+// without one).
 //
 // The Claim has no C4BB profile (C4BB profiles ExplanationOfBenefit); the
 // parties declare C4BB-Patient, C4BB-Coverage, C4BB-Organization,
@@ -241,6 +245,10 @@ func (b *claim837) build() error {
 	}
 	if b.billingKey == "" {
 		return b.errAt(ErrMissing, partyPos(bp), 9, 0, "Claim.provider", "billing provider has no NPI (NM108 XX) and no tax id (REF*EI)")
+	}
+	var ok bool
+	if b.cur, ok = currencyCode(c.BillingProvider.Currency); !ok {
+		return b.errAt(ErrInvalidCode, segPos(c.BillingProvider.Loop, "CUR", partyPos(bp)), 2, 0, "Claim.total.currency", "CUR02 is not an ISO 4217 currency code").WithValue(c.BillingProvider.Currency)
 	}
 
 	// Organizations and Practitioners first: billing provider, then payers.
@@ -352,7 +360,7 @@ func (b *claim837) claimResource() error {
 		cl.Referral = &dtpb.Reference{Identifier: identifier(nil, "", strings.TrimSpace(ref))}
 	}
 
-	if total, ok := money(c.TotalCharge); !ok {
+	if total, ok := money(c.TotalCharge, b.cur); !ok {
 		return b.errAt(ErrInvalidValue, c.Pos(), 2, 0, "Claim.total", "CLM02 is not a decimal amount")
 	} else {
 		cl.Total = total
@@ -560,7 +568,7 @@ func (b *claim837) insurance() {
 		op := &b.c.OtherPayers[i]
 		e := &clpb.Claim_Insurance{Focal: fbool(false), Coverage: reference("Coverage", id)}
 		if paid, ok := op.Amounts.Get("D"); ok {
-			if mon, ok := money(paid); ok && mon != nil {
+			if mon, ok := money(paid, b.cur); ok && mon != nil {
 				e.Extension = []*dtpb.Extension{{
 					Url:   &dtpb.Uri{Value: ExtPriorPayerPaid},
 					Value: &dtpb.Extension_ValueX{Choice: &dtpb.Extension_ValueX_Money{Money: mon}},
@@ -756,7 +764,7 @@ func (b *claim837) item(i int, ii *instInfo) error {
 			it.Quantity = quantity(units, "", "")
 		}
 		if sv.UnitRate != "" {
-			up, ok := money(sv.UnitRate)
+			up, ok := money(sv.UnitRate, b.cur)
 			if !ok {
 				return b.errAt(ErrInvalidValue, sp, 6, 0, path+".unitPrice", "SV206 is not a decimal amount")
 			}
@@ -791,13 +799,13 @@ func (b *claim837) item(i int, ii *instInfo) error {
 		return b.errAt(ErrMissing, lxPos, 0, 0, path, "service line without SV1, SV2 or SV3")
 	}
 
-	net, ok := money(charge)
+	net, ok := money(charge, b.cur)
 	if !ok {
 		return b.errAt(ErrInvalidValue, chargePos, 2, 0, path+".net", "line charge is not a decimal amount")
 	}
 	it.Net = net
 	if it.UnitPrice == nil {
-		it.UnitPrice = unitPrice(charge, units)
+		it.UnitPrice = unitPrice(charge, units, b.cur)
 	}
 	if pos != "" {
 		p, err := terminology.NormalizePlaceOfService(pos)
@@ -827,7 +835,7 @@ func (b *claim837) item(i int, ii *instInfo) error {
 // unitPrice returns charge ÷ units as Money when units > 0 and the quotient
 // is exact to the cent (MAPPING.md §4.1 [design]); nil otherwise, so that
 // unitPrice × quantity always equals net.
-func unitPrice(charge x12.Amount, units string) *dtpb.Money {
+func unitPrice(charge x12.Amount, units, cur string) *dtpb.Money {
 	if charge == "" || units == "" {
 		return nil
 	}
@@ -843,7 +851,7 @@ func unitPrice(charge x12.Amount, units string) *dtpb.Money {
 	if !q.Mul(u).Equal(ch) {
 		return nil
 	}
-	return moneyUSD(q.StringFixed(2))
+	return moneyIn(q.StringFixed(2), cur)
 }
 
 // lineServiced returns a line's serviced[x]: DTP*472 (D8 → date, RD8 →

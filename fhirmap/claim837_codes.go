@@ -619,7 +619,8 @@ func (b *claim837) supportingInfo(ii *instInfo) error {
 // (MAPPING.md §4.4, D18 [verify CR1 positions]): patient weight (CR102, or
 // PAT08), transport reason (CR104), distance (CR106), round-trip and
 // stretcher purposes (CR109, CR110), pick-up and drop-off locations
-// (2310E/F). Every item refers to them (C4BB requires it of the EOB).
+// (2310E/F). Every item refers to them (C4BB requires it of the EOB:
+// EOB-prof-all-transportation-supportinginfo-linked-to-line).
 func (b *claim837) transport() {
 	c := b.c
 	add := func(seq int) { b.transportSeq = append(b.transportSeq, seq) }
@@ -661,14 +662,15 @@ func (b *claim837) transport() {
 			add(b.addInfo(c4bbInfo(cat), nil, nil, stringValue(s)))
 		}
 	}
-	// PAT07/PAT08 patient weight (pounds) when CR1 gave none.
+	// PAT07/PAT08 patient weight (pounds) when CR1 gave none. It is a C4BB
+	// transportation slice like CR102, so the items refer to it too.
 	info := c.Subscriber.PatientInfo
 	if c.Patient != nil {
 		info = &c.Patient.PatientInfo
 	}
 	if !weighed && info != nil && strings.TrimSpace(info.Weight) != "" && strings.TrimSpace(info.WeightUnit) == "01" {
 		if q := quantity(info.Weight, "pound", "[lb_av]"); q != nil {
-			b.addInfo(c4bbInfo("patientweight"), nil, nil, quantityValue(q))
+			add(b.addInfo(c4bbInfo("patientweight"), nil, nil, quantityValue(q)))
 		}
 	}
 }

@@ -67,7 +67,7 @@ func TestCodeTables(t *testing.T) {
 		{"150", "1", "150.00"}, {"80", "2", "40.00"}, {"100", "3", ""}, {"300.40", "12.5", ""}, {"300", "12.5", "24.00"},
 		{"10", "0", ""}, {"10", "", ""}, {"", "1", ""}, {"-20", "2", "-10.00"}, {"x", "1", ""},
 	} {
-		got := unitPrice(tc.charge, tc.units).GetValue().GetValue()
+		got := unitPrice(tc.charge, tc.units, currencyUSD).GetValue().GetValue()
 		if got != tc.want {
 			t.Errorf("unitPrice(%s, %s) = %q, want %q", tc.charge, tc.units, got, tc.want)
 		}

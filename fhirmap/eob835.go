@@ -106,13 +106,18 @@ const (
 // and payment follow §4.4; see [Adjudicate] and [ClaimDisposition] for the
 // rules. Institutional EOBs carry amounts on items when the 835 has service
 // lines and on the header when it has none (C4BB allows one or the other).
+// Every Money is in the 835's currency (CUR02, US dollars without a CUR
+// segment).
 //
 // # Reversals and corrections
 //
 // A reversal (CLP02 = 22) is an EOB of status cancelled; a claim payment
 // with REF*F8 (the original payer claim control number) gets related[prior]
 // naming it. When the reversal's CLP07 is the original's ICN (common
-// practice), the reversal EOB has the original's id and replaces it. The
+// practice), the reversal EOB has the original's id and replaces it. A
+// reversal negates the original's amounts: its EOB's adjudication and
+// totals show them with the original's signs (what was cancelled), while
+// payment.amount is CLP04 as sent (the money taken back). The
 // superseded EOB's "replacedby" link cannot be written from the correction
 // alone (its content is not at hand); a payer-claim-store lookup can add it.
 //
@@ -182,6 +187,7 @@ type eob835 struct {
 	psRes      *Result         // where ps records its issues (moved by takeParties)
 	stubs      []proto.Message // id and meta.profile of the claim's resources the EOB refers to (for the profile check only)
 
+	cur          string // ISO 4217 currency of the amounts (header CUR02, else USD)
 	payerID      string // bare payer id (N104 / REF*2U), else NAIC, else TIN: scopes the ICN
 	payerOrgID   string
 	payeeNPI     string
@@ -247,12 +253,25 @@ func (b *eob835) build() error {
 	if icn == "" {
 		return b.errAt(ErrMissing, "CLP", 7, "ExplanationOfBenefit.identifier", "CLP07 payer claim control number missing: the EOB's unique claim id")
 	}
+	if err := b.currency(); err != nil {
+		return err
+	}
 	var err error
 	if b.disp, err = ClaimDisposition(p, b.table); err != nil {
 		return err
 	}
 	if b.amounts, err = Adjudicate(p, b.table); err != nil {
 		return err
+	}
+	if b.disp.Reversal {
+		// A reversal negates every amount of the payment it reverses (835
+		// TR3 reversals and corrections) and its EOB, status cancelled,
+		// takes that payment's EOB's place when CLP07 is the same, as it
+		// usually is. Its adjudication and totals show what is cancelled,
+		// with the original's signs, rather than negative charges; payment
+		// keeps CLP04 as sent (see payment). A choice: neither C4BB nor
+		// MAPPING.md say which sign a cancelled EOB carries.
+		b.amounts.negate()
 	}
 	if !b.amounts.Balanced {
 		b.warn(b.pos, "ExplanationOfBenefit.total", "835-unbalanced", "claim or line amounts do not balance (charge − adjustments ≠ payment): mapped as sent")
@@ -325,6 +344,22 @@ func (b *eob835) build() error {
 		return err
 	}
 	b.profile()
+	return nil
+}
+
+// currency reads the currency of the 835's amounts: the header's CUR02, US
+// dollars without one.
+func (b *eob835) currency() error {
+	var ok bool
+	if b.cur, ok = currencyCode(b.h.Currency); !ok {
+		pos := b.pos
+		if l := b.h.Loop; l != nil {
+			if s, found := l.Segment("CUR"); found {
+				pos = PositionOf(s.Pos(), 0)
+			}
+		}
+		return NewError(ErrInvalidCode, withElement(pos, "CUR", 2), "Money.currency", "CUR02 is not an ISO 4217 currency code").WithValue(b.h.Currency)
+	}
 	return nil
 }
 
@@ -406,7 +441,10 @@ func (b *eob835) payee() {
 	}
 }
 
-// statement reads the claim's statement dates (DTM*232/233).
+// statement reads the claim's statement dates (DTM*232/233). A start
+// without an end is a one-day statement (835 TR3: the end is then assumed
+// to be the start); an end without a start leaves the start unknown (the
+// TR3 says it differs from the end and was not sent).
 func (b *eob835) statement() error {
 	for _, q := range [...]string{"232", "233"} {
 		d, ok := b.p.Dates.Get(q)
@@ -422,6 +460,9 @@ func (b *eob835) statement() error {
 		} else {
 			b.statementEn = t
 		}
+	}
+	if b.statementEn.IsZero() {
+		b.statementEn = b.statementSt
 	}
 	return nil
 }
@@ -625,14 +666,20 @@ func (b *eob835) productionDate() (time.Time, error) {
 }
 
 // billablePeriod sets EOB.billablePeriod: DTM*232/233, else the claim's,
-// else the span of the service dates.
+// else the span of the service dates. With DTM*233 alone the start comes
+// from the claim or the service dates when they are not after the end;
+// otherwise it is left out rather than made up (it is not the end date).
 func (b *eob835) billablePeriod() {
 	e := b.eob
 	switch {
 	case !b.statementSt.IsZero() || !b.statementEn.IsZero():
 		st := b.statementSt
 		if st.IsZero() {
-			st = b.statementEn
+			if cs := dtDate(b.claim.GetBillablePeriod().GetStart()); !cs.IsZero() && !cs.After(b.statementEn) {
+				st = cs
+			} else if ls, _ := b.lineDates(); !ls.IsZero() && !ls.After(b.statementEn) {
+				st = ls
+			}
 		}
 		e.BillablePeriod = datePeriod(st, b.statementEn)
 	case b.claim.GetBillablePeriod() != nil:
@@ -1028,14 +1075,20 @@ func (b *eob835) item(i, seq int, ci *clpb.Claim_Item) (*eobpb.ExplanationOfBene
 	}
 
 	// dates: DTM*472, else DTM*150/151, else the claim item's, else the
-	// statement start (outpatient needs a date on every line).
+	// claim-level statement dates, which apply to every service line without
+	// dates of its own (835 TR3 DTM notes); outpatient lines take the start
+	// date (C4BB wants a date there).
 	if sv, err := b.serviced(s, spos, path); err != nil {
 		return nil, err
 	} else if sv != nil {
 		it.Serviced = sv
 	}
-	if it.Serviced == nil && b.kind == EOBOutpatient && !b.statementSt.IsZero() {
-		it.Serviced = &eobpb.ExplanationOfBenefit_Item_ServicedX{Choice: &eobpb.ExplanationOfBenefit_Item_ServicedX_Date{Date: fdate(b.statementSt)}}
+	if it.Serviced == nil && !b.statementSt.IsZero() {
+		if b.statementEn.Equal(b.statementSt) {
+			it.Serviced = &eobpb.ExplanationOfBenefit_Item_ServicedX{Choice: &eobpb.ExplanationOfBenefit_Item_ServicedX_Date{Date: fdate(b.statementSt)}}
+		} else {
+			it.Serviced = &eobpb.ExplanationOfBenefit_Item_ServicedX{Choice: &eobpb.ExplanationOfBenefit_Item_ServicedX_Period{Period: datePeriod(b.statementSt, b.statementEn)}}
+		}
 	}
 	if b.kind == EOBOutpatient {
 		if pd := it.GetServiced().GetPeriod(); pd != nil {
@@ -1168,9 +1221,10 @@ func adjAmount(cat terminology.Coding, amount *dtpb.Money) *eobpb.ExplanationOfB
 	return &eobpb.ExplanationOfBenefit_Item_Adjudication{Category: concept(cat.System, cat.Code), Amount: amount}
 }
 
-// adjDecimal returns an amount-bearing adjudication entry from a decimal.
-func adjDecimal(cat terminology.Coding, d decimal.Decimal) *eobpb.ExplanationOfBenefit_Item_Adjudication {
-	return adjAmount(cat, moneyUSD(d.String()))
+// adjDecimal returns an amount-bearing adjudication entry from a decimal in
+// currency cur.
+func adjDecimal(cat terminology.Coding, d decimal.Decimal, cur string) *eobpb.ExplanationOfBenefit_Item_Adjudication {
+	return adjAmount(cat, moneyIn(d.String(), cur))
 }
 
 // adjStatus returns a C4BBAdjudicationDiscriminator entry whose reason is a
@@ -1191,11 +1245,12 @@ func adjReason(system, code string) *eobpb.ExplanationOfBenefit_Item_Adjudicatio
 }
 
 // casEntries returns one adjudication entry per CAS triplet: its category,
-// the CARC as reason, the amount and the group code extension.
-func casEntries(adjs []Adjudicated) []*eobpb.ExplanationOfBenefit_Item_Adjudication {
+// the CARC as reason, the amount (in currency cur) and the group code
+// extension.
+func casEntries(adjs []Adjudicated, cur string) []*eobpb.ExplanationOfBenefit_Item_Adjudication {
 	out := make([]*eobpb.ExplanationOfBenefit_Item_Adjudication, 0, len(adjs))
 	for _, a := range adjs {
-		e := adjDecimal(a.Rule.Category, a.Amount)
+		e := adjDecimal(a.Rule.Category, a.Amount, cur)
 		e.Reason = concept(terminology.SystemCARC, a.Reason)
 		e.Extension = []*dtpb.Extension{{Url: furi(ExtCASGroupCode),
 			Value: &dtpb.Extension_ValueX{Choice: &dtpb.Extension_ValueX_Coding{Coding: coding(terminology.SystemCASGroup, a.Group)}}}}
@@ -1214,14 +1269,14 @@ func (b *eob835) singleAdjustmentReason() bool {
 func (b *eob835) lineAdjudication(i int, spos Position) []*eobpb.ExplanationOfBenefit_Item_Adjudication {
 	l := &b.amounts.Lines[i]
 	out := []*eobpb.ExplanationOfBenefit_Item_Adjudication{
-		adjDecimal(catSubmitted, l.Submitted),
-		adjDecimal(catEligible, l.Eligible),
+		adjDecimal(catSubmitted, l.Submitted, b.cur),
+		adjDecimal(catEligible, l.Eligible, b.cur),
 	}
-	out = append(out, casEntries(l.Adjustments)...)
+	out = append(out, casEntries(l.Adjustments, b.cur)...)
 	out = append(out,
-		adjDecimal(catMemberLiability, l.MemberLiability),
-		adjDecimal(catPaidToProvider, l.Paid),
-		adjDecimal(catBenefit, l.Paid),
+		adjDecimal(catMemberLiability, l.MemberLiability, b.cur),
+		adjDecimal(catPaidToProvider, l.Paid, b.cur),
+		adjDecimal(catBenefit, l.Paid, b.cur),
 	)
 	// adjustment reasons: the dominant denial CARC where one is allowed,
 	// every non-member CARC and every RARC otherwise.
@@ -1298,10 +1353,10 @@ func (b *eob835) header() {
 		for _, t := range b.amounts.Totals {
 			switch t.Category {
 			case catSubmitted, catEligible, catMemberLiability, catPaidToProvider:
-				e.Adjudication = append(e.Adjudication, adjDecimal(t.Category, t.Amount))
+				e.Adjudication = append(e.Adjudication, adjDecimal(t.Category, t.Amount, b.cur))
 			}
 		}
-		e.Adjudication = append(e.Adjudication, casEntries(b.amounts.Adjustments)...)
+		e.Adjudication = append(e.Adjudication, casEntries(b.amounts.Adjustments, b.cur)...)
 	}
 	seen := map[string]bool{}
 	for _, a := range b.amounts.Adjustments {
@@ -1345,18 +1400,21 @@ func (b *eob835) totals() {
 		}
 	}
 	for _, t := range b.amounts.Totals {
-		b.eob.Total = append(b.eob.Total, &eobpb.ExplanationOfBenefit_Total{Category: concept(t.Category.System, t.Category.Code), Amount: moneyUSD(t.Amount.String())})
+		b.eob.Total = append(b.eob.Total, &eobpb.ExplanationOfBenefit_Total{Category: concept(t.Category.System, t.Category.Code), Amount: moneyIn(t.Amount.String(), b.cur)})
 	}
 }
 
 // payment sets EOB.payment: type, CLP04, BPR16 and the TRN02 trace number.
+// CLP04 is the money of this remittance for the claim, as sent, also on a
+// reversal (where it is negative: the payment taken back), so that the EOBs
+// of one TRN02 with its PLB adjustments still add up to BPR02.
 func (b *eob835) payment() error {
 	h := b.h
 	pm := &eobpb.ExplanationOfBenefit_Payment{}
 	if b.disp.PaymentType != "" {
 		pm.Type = concept(SystemC4BBPayerAdjudicationStatus, b.disp.PaymentType)
 	}
-	amt, ok := money(b.p.Payment)
+	amt, ok := money(b.p.Payment, b.cur)
 	if !ok {
 		return b.errAt(ErrInvalidValue, "CLP", 4, "ExplanationOfBenefit.payment.amount", "CLP04 is not a decimal amount")
 	}

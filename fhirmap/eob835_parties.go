@@ -50,11 +50,17 @@ type partyIssue struct {
 // not produce.
 func (b *eob835) parties835() error {
 	e := b.eob
-	payeeID, err := b.payeeOrganization()
-	if err != nil {
-		return err
+	var payee *dtpb.Reference
+	if id := b.payeePractitioner(); id != "" {
+		payee = reference("Practitioner", id)
+	} else {
+		payeeID, err := b.payeeOrganization()
+		if err != nil {
+			return err
+		}
+		payee = reference("Organization", payeeID)
 	}
-	e.Payee = &eobpb.ExplanationOfBenefit_Payee{Type: concept(terminology.SystemPayeeType, "provider"), Party: reference("Organization", payeeID)}
+	e.Payee = &eobpb.ExplanationOfBenefit_Payee{Type: concept(terminology.SystemPayeeType, "provider"), Party: payee}
 	if c := b.claim; c != nil {
 		e.Patient = cloneRef(c.GetPatient())
 		e.Provider = cloneRef(c.GetProvider())
@@ -63,14 +69,45 @@ func (b *eob835) parties835() error {
 		if refKey(c.GetInsurer()) == "Organization/"+b.payerOrgID {
 			b.drop("Organization/" + b.payerOrgID)
 		}
-		if refKey(c.GetProvider()) == "Organization/"+payeeID {
-			b.drop("Organization/" + payeeID)
+		if k := refKey(payee); refKey(c.GetProvider()) == k {
+			b.drop(k)
 		}
 		return nil
 	}
-	e.Provider = reference("Organization", payeeID)
+	e.Provider = cloneRef(payee)
 	b.rendering()
 	return b.patientAndCoverage()
+}
+
+// payeePractitioner returns the id of the Practitioner the payee is when its
+// NPI (1000B N103 XX) is a person's, "" otherwise. N1*PE does not say
+// whether the payee is a person or an organization, but an NPI names one or
+// the other, never both: the payee is a person when the matched claim's
+// billing provider is the Practitioner of that NPI (2010AA NM102 = 1, a
+// provider billing under their own NPI), or, without a claim, when the claim
+// payment's rendering provider (2100 NM1*82, NM102 = 1) has that NPI and the
+// EOB carries it (professional and oral). Building an Organization from a
+// person's NPI would give the same NPI to two resources of different types.
+func (b *eob835) payeePractitioner() string {
+	if b.payeeNPI == "" {
+		return ""
+	}
+	id, err := b.m.ids.Practitioner(PractitionerKey{NPI: b.payeeNPI})
+	if err != nil {
+		return ""
+	}
+	if c := b.claim; c != nil {
+		if refKey(c.GetProvider()) == "Practitioner/"+id {
+			return id
+		}
+		return ""
+	}
+	if (b.kind == EOBProfessional || b.kind == EOBOral) && b.renderNPI == b.payeeNPI {
+		if r, ok := b.p.Entity("82"); ok && r.IsPerson() {
+			return id
+		}
+	}
+	return ""
 }
 
 // drop removes an emitted resource by "Type/id".

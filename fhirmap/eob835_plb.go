@@ -44,7 +44,8 @@ const systemPaymentType = "http://terminology.hl7.org/CodeSystem/payment-type"
 //     the payer, TRN03 and TRN02, so it is one resource per payment;
 //   - status active, outcome complete, created from DTM*405 (else BPR16),
 //     paymentDate BPR16, paymentAmount BPR02 (the whole payment, after the
-//     adjustments), paymentIssuer the payer, requestor the payee;
+//     adjustments; every Money in the CUR02 currency, US dollars without
+//     one), paymentIssuer the payer, requestor the payee;
 //   - one detail per adjustment: type payment-type#adjustment plus the PLB
 //     reason code (X12 data element 426, PLB03-1), identifier the PLB03-2
 //     reference (often the payer claim control number the adjustment
@@ -65,6 +66,9 @@ func (m *Mapper) MapProviderAdjustment835(ctx context.Context, a *x12.ProviderAd
 	b.psRes = &Result{}
 	b.ps = newPartySet(m, b.lineage, b.psRes)
 	h := a.Header
+	if err := b.currency(); err != nil {
+		return nil, err
+	}
 	if err := b.payer(); err != nil {
 		return nil, err
 	}
@@ -103,7 +107,7 @@ func (m *Mapper) MapProviderAdjustment835(ctx context.Context, a *x12.ProviderAd
 		return nil, b.errAt(ErrMissing, "BPR", 16, "PaymentReconciliation.paymentDate", "BPR16 payment date missing")
 	}
 	pr.PaymentDate = fdate(pd)
-	amt, ok := money(h.TotalPayment)
+	amt, ok := money(h.TotalPayment, b.cur)
 	if !ok || amt == nil {
 		return nil, b.errAt(ErrInvalidValue, "BPR", 2, "PaymentReconciliation.paymentAmount", "BPR02 is not a decimal amount")
 	}
@@ -126,7 +130,7 @@ func (m *Mapper) MapProviderAdjustment835(ctx context.Context, a *x12.ProviderAd
 		if err != nil {
 			return nil, b.errAt(ErrInvalidValue, "PLB", 4, path+".amount", "PLB adjustment amount is not a decimal number").WithValue(string(adj.Amount)).WithCause(err)
 		}
-		d.Amount = moneyUSD(v.Neg().String())
+		d.Amount = moneyIn(v.Neg().String(), b.cur)
 		pr.Detail = append(pr.Detail, d)
 	}
 	if err := b.dropKnown(); err != nil {
