@@ -77,9 +77,10 @@
 // [source.Message.Nack] redelivers: the same Source returns the change
 // again (same ID and body) from its next Read, ahead of the changes waiting
 // in its buffer, and the change stays unacked, so the confirmed position
-// stays before its transaction until the redelivered message is acked.
-// Nothing is dropped: a change nacked and not yet acked when the Source
-// closes comes again, with the rest of its transaction, when a new Source
+// stays before its transaction until the redelivered message is acked (if
+// the connection is lost first, the change comes again from the next one:
+// see Reconnection). Nothing is dropped: a change nacked and not yet acked
+// when the Source closes comes again, with the rest of its transaction, when a new Source
 // opens on the slot (replication restarts from the confirmed position);
 // changes already acked in a redelivered transaction come again too, with
 // stable ids, so idempotent writes absorb them. A redelivered change may
@@ -94,25 +95,105 @@
 //
 // Read returns up to Options.MaxBatch messages. Decoded changes wait in a
 // buffer of Options.BufferSize; when it is full the stream pauses (status
-// updates continue). A failed stream makes Read return what was decoded,
-// then the error on every call; Close the Source and Open another. Read
-// after Close returns [source.ErrClosed]. Once the stream failed or the
-// Source closed, nothing more can be confirmed: a settlement returns an
-// error wrapping source.ErrClosed, and the change comes again from the next
-// Source.
+// updates continue). Read after Close returns [source.ErrClosed]. Once the
+// Source closed or stopped streaming for good, nothing more can be
+// confirmed: a settlement returns an error wrapping source.ErrClosed, and
+// the change comes again from the next Source.
 //
 // Slots are created without a snapshot: rows present before a slot's
 // creation are not delivered. A slot created with Options.TemporarySlot is
-// dropped by the server when its Source closes, and with it the position:
-// only a permanent slot resumes after a restart. A permanent slot that is
+// dropped by the server when its Source closes or its connection is lost,
+// and with it the position: only a permanent slot resumes after a restart
+// or a reconnection (a Source on a temporary slot stops at a lost
+// connection with a permanent [*StreamError] wrapping [ErrNoSlot]). A permanent slot that is
 // no longer read pins WAL until dropped (pg_drop_replication_slot).
+//
+// # Reconnection
+//
+// When the replication connection is lost (the server restarts or fails
+// over, the walsender is terminated, the network fails or, with
+// Options.ServerTimeout, goes silent), the Source reconnects by itself: it
+// waits Options.ReconnectDelay (500 ms), doubled after each failed attempt
+// up to Options.MaxReconnectDelay (30 s), each delay varied by up to ±20%,
+// then connects again with the same configuration, checks wal_level, the
+// publication and the slot (never creating them again: a slot or
+// publication missing now was dropped, and a new one would skip the changes
+// made meanwhile), and runs START_REPLICATION. Read meanwhile waits as for
+// any change; Close stops the attempts. Options.MaxReconnects caps the
+// attempts in a row (0, the default: no cap; negative: no reconnection).
+//
+// What was in flight is settled this way, so that nothing is lost and
+// nothing unacked is confirmed:
+//
+//   - Each connection has its own delivery tracking. The changes decoded on
+//     the lost connection and still in the buffer are dropped, and
+//     settlements of messages from it (Ack and Nack) count for nothing and
+//     return nil; a nacked one is not queued again. None of them can confirm
+//     a position on the new connection.
+//   - The new connection starts at the position the lost one had confirmed
+//     (every transaction before it fully acked) when the server's WAL
+//     history is unchanged (same system identifier and timeline), since
+//     status updates may not have reported it yet; after a failover to a
+//     promoted standby (a new timeline) it starts at the slot's confirmed
+//     position as that server has it. Either way it is at or before the
+//     first transaction with an unacked change, and never behind the
+//     position the server holds, so the confirmed position never moves
+//     backwards.
+//   - The server therefore sends again every transaction after that
+//     position: changes delivered on the lost connection and not yet
+//     confirmed come again, with the same IDs (commit LSN and ordinal) and
+//     bodies, and must be acked again on the new connection. Duplicates are
+//     expected; idempotent writes absorb them.
+//   - Status updates resume at once on the new connection, then every
+//     StatusInterval.
+//
+// Permanent failures are not retried: the slot or publication dropped, the
+// slot now of another plugin or database, wal_level no longer logical, the
+// server refusing the role (authentication, privileges, a missing
+// database), an invalidated slot, an untrusted certificate, any server
+// error other than connection, resource and shutdown conditions, and data
+// the Source cannot decode ([ErrProtocol]). Then, as when the attempts run
+// out or reconnection is disabled, Read returns a [*StreamError] on every
+// call: its Permanent field tells the two apart, errors.Is finds the
+// sentinel ([ErrNoSlot], [ErrNoPublication], [ErrNotLogical],
+// [ErrSlotMismatch], [ErrProtocol]) and errors.As the *pgconn.PgError. Close
+// the Source; a new one resumes from the slot's confirmed position once the
+// cause is fixed. A server that cannot start (wal_level lowered below
+// logical while logical slots exist) looks like a server that is down:
+// attempts go on.
+//
+// A network that drops packets without resetting the connection leaves
+// both ends waiting. Each status update therefore asks the server for a
+// reply, and when nothing at all arrives for Options.ServerTimeout (by
+// default twice the server's wal_sender_timeout, so 2 min; the server
+// answers within half of that even while it decodes a large transaction)
+// the connection is taken for lost ([ErrServerTimeout]). While the buffer
+// is full and the stream paused, the silence does not count.
+//
+// A server that receives nothing from a lost client keeps the slot until
+// its wal_sender_timeout (60 s by default) ends the walsender; attempts
+// meanwhile fail with "replication slot is active" and are retried. If the
+// slot's confirmed position is found past the lost connection's (someone
+// advanced the slot, or dropped it and created another of the same name,
+// while the Source was disconnected), the changes in between were never
+// delivered: the Source logs a warning and streams from the slot's
+// position, as Open does.
+//
+// Every lost connection is logged at Warn (slot, error, confirmed position,
+// buffered changes dropped), each failed attempt at Warn, a reconnection
+// at Info (attempts, time taken, start position) and the end of streaming
+// at Error: slot names, positions and errors, never values. The counter
+// fhirsync.pgsource.reconnects (attributes pgsource.slot, outcome=ok or
+// failed) counts reconnection attempts, on Options.MeterProvider.
 //
 // # PHI
 //
 // Body holds column values and may hold PHI. ID and Metadata hold positions
 // and table names only; errors name message types, relations, columns and
 // positions, never a value; log output (Options.Logger) holds slot and
-// publication names, positions and errors.
+// publication names, positions and errors. A [*StreamError] holds the slot
+// name and the cause as Postgres or the network reported it; metric
+// attributes hold the slot name and an outcome.
 //
 // # As
 //

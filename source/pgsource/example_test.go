@@ -30,7 +30,7 @@ func ExampleOpen() {
 			return
 		}
 		if err != nil {
-			log.Fatal(err) // the stream failed: Close and Open again to resume
+			log.Fatal(err) // a *pgsource.StreamError: the Source stopped for good (lost connections are re-established by themselves)
 		}
 		for _, m := range ms {
 			var ev struct {

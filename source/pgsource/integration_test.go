@@ -587,18 +587,23 @@ func TestBackpressure(t *testing.T) {
 	})
 }
 
-// TestStreamFailure: when the server ends the walsender, Read reports it
-// (without row data), Close returns, and a new Source resumes.
+// TestStreamFailure: with reconnection disabled, when the server ends the
+// walsender, Read reports a *StreamError (without row data), settlements
+// are refused, Close returns, and a new Source resumes.
 func TestStreamFailure(t *testing.T) {
 	ctx := testCtx(t)
 	f := newFixture(t, "id int PRIMARY KEY, name text", true)
 	f.exec(ctx, "INSERT INTO "+f.table+" VALUES (1, $1)", canary)
-	src := f.open(ctx, nil)
+	src := f.open(ctx, &pgsource.Options{MaxReconnects: -1})
 	first := readN(ctx, t, src, 1)
-	f.exec(ctx, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1", f.name)
+	f.terminateWalsender(ctx)
 	_, err := src.Read(ctx)
-	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, source.ErrClosed) {
-		t.Fatalf("Read after the walsender was terminated = %v, want the stream's error", err)
+	var se *pgsource.StreamError
+	if !errors.As(err, &se) {
+		t.Fatalf("Read after the walsender was terminated = %v, want a *StreamError", err)
+	}
+	if se.Permanent || se.Attempts != 0 || se.Slot != f.name {
+		t.Errorf("StreamError = %+v, want a transient failure of slot %s with no attempt", se, f.name)
 	}
 	if strings.Contains(err.Error(), canary) {
 		t.Errorf("stream error holds the canary")
@@ -606,23 +611,13 @@ func TestStreamFailure(t *testing.T) {
 	if _, again := src.Read(ctx); again == nil || again.Error() != err.Error() {
 		t.Errorf("second Read = %v, want the same error %v", again, err)
 	}
-	_ = first[0].Ack(ctx) // counted, but never confirmed: the stream is gone
+	if err := first[0].Ack(ctx); !errors.Is(err, source.ErrClosed) {
+		t.Errorf("Ack after the stream ended = %v, want an error wrapping source.ErrClosed", err)
+	}
 	if err := src.Close(); err != nil {
 		t.Errorf("Close after a stream failure = %v, want nil (Read reported the failure)", err)
 	}
-	var src2 *pgsource.Source
-	for src2 == nil { // the terminated walsender may hold the slot a moment longer
-		s, err := pgsource.Open(ctx, f.url, f.name, f.name, &pgsource.Options{StatusInterval: f.status})
-		switch {
-		case err == nil:
-			src2 = s
-		case ctx.Err() != nil:
-			t.Fatalf("reopen: %v", err)
-		default:
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	t.Cleanup(func() { _ = src2.Close() })
+	src2 := f.reopen(ctx, nil)
 	again := readN(ctx, t, src2, 1)
 	if again[0].ID != first[0].ID {
 		t.Errorf("after the failure got %s, want %s again", again[0].ID, first[0].ID)

@@ -315,3 +315,146 @@ func (b *logBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// walsenderPID returns the pid of the walsender streaming the fixture's
+// slot (pg_stat_replication joined to the slot's active_pid), 0 when none.
+func (f *fixture) walsenderPID(ctx context.Context) int {
+	f.t.Helper()
+	var pid int
+	err := f.db.QueryRow(ctx, `SELECT r.pid FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1`, f.name).Scan(&pid)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		f.t.Fatalf("walsender pid: %v", err)
+	}
+	return pid
+}
+
+// terminateWalsender terminates the slot's walsender
+// (pg_terminate_backend) and waits until it no longer holds the slot. It
+// returns the terminated pid.
+func (f *fixture) terminateWalsender(ctx context.Context) int {
+	f.t.Helper()
+	pid := f.walsenderPID(ctx)
+	if pid == 0 {
+		f.t.Fatal("no walsender streams the slot")
+	}
+	var ok bool
+	if err := f.db.QueryRow(ctx, "SELECT pg_terminate_backend($1)", pid).Scan(&ok); err != nil || !ok {
+		f.t.Fatalf("pg_terminate_backend(%d) = %v, %v", pid, ok, err)
+	}
+	f.waitWalsender(ctx, "released by the terminated walsender", func(p int) bool { return p != pid })
+	return pid
+}
+
+// waitWalsender polls until the pid holding the slot (0: none, or no slot)
+// satisfies ok.
+func (f *fixture) waitWalsender(ctx context.Context, what string, ok func(pid int) bool) int {
+	f.t.Helper()
+	for {
+		var pid *int // nil also when the slot is gone (a temporary slot)
+		if err := f.db.QueryRow(ctx, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", f.name).Scan(&pid); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			f.t.Fatalf("active_pid: %v", err)
+		}
+		p := 0
+		if pid != nil {
+			p = *pid
+		}
+		if ok(p) {
+			return p
+		}
+		select {
+		case <-ctx.Done():
+			f.t.Fatalf("the slot was never %s (active_pid %d)", what, p)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// reopen opens a Source on the fixture's slot, retrying while a
+// terminated walsender still holds the slot.
+func (f *fixture) reopen(ctx context.Context, opts *pgsource.Options) *pgsource.Source {
+	f.t.Helper()
+	o := pgsource.Options{StatusInterval: f.status}
+	if opts != nil {
+		o = *opts
+	}
+	o.Logger = f.logger()
+	for {
+		src, err := pgsource.Open(ctx, f.url, f.name, f.name, &o)
+		if err == nil {
+			f.t.Cleanup(func() { _ = src.Close() })
+			return src
+		}
+		if ctx.Err() != nil {
+			f.t.Fatalf("reopen: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// confirmedMonitor samples the slot's confirmed_flush_lsn on its own
+// connection until stopped.
+type confirmedMonitor struct {
+	stop    context.CancelFunc
+	done    chan struct{}
+	samples []pglogrepl.LSN
+	err     error
+}
+
+func (f *fixture) monitorConfirmed(ctx context.Context) *confirmedMonitor {
+	f.t.Helper()
+	conn, err := pgx.Connect(ctx, f.url)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	mctx, stop := context.WithCancel(ctx)
+	m := &confirmedMonitor{stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		defer conn.Close(context.Background())
+		for mctx.Err() == nil {
+			var s string
+			if err := conn.QueryRow(mctx, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", f.name).Scan(&s); err != nil {
+				if mctx.Err() == nil {
+					m.err = err
+				}
+				return
+			}
+			lsn, err := pglogrepl.ParseLSN(s)
+			if err != nil {
+				m.err = err
+				return
+			}
+			m.samples = append(m.samples, lsn)
+			select {
+			case <-mctx.Done():
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return m
+}
+
+// check stops the monitor and fails the test unless the confirmed position
+// never moved backwards.
+func (m *confirmedMonitor) check(t testing.TB) {
+	t.Helper()
+	m.stop()
+	<-m.done
+	if m.err != nil {
+		t.Fatalf("monitoring confirmed_flush_lsn: %v", m.err)
+	}
+	if len(m.samples) < 10 {
+		t.Fatalf("only %d samples of confirmed_flush_lsn", len(m.samples))
+	}
+	for i := 1; i < len(m.samples); i++ {
+		if m.samples[i] < m.samples[i-1] {
+			t.Fatalf("confirmed_flush_lsn moved backwards: %s after %s (sample %d of %d)", m.samples[i], m.samples[i-1], i, len(m.samples))
+		}
+	}
+}
+
+// logger returns a logger writing to the fixture's log buffer, whose
+// cleanup checks it for the canary.
+func (f *fixture) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Errors of Open. They are wrapped with the slot or publication name.
@@ -38,9 +40,11 @@ var (
 
 // Defaults of Options.
 const (
-	DefaultStatusInterval = 10 * time.Second
-	DefaultMaxBatch       = 100
-	DefaultBufferSize     = 1000
+	DefaultStatusInterval    = 10 * time.Second
+	DefaultMaxBatch          = 100
+	DefaultBufferSize        = 1000
+	DefaultReconnectDelay    = 500 * time.Millisecond
+	DefaultMaxReconnectDelay = 30 * time.Second
 )
 
 // closeTimeout bounds the end of the stream and the connection's close.
@@ -83,26 +87,56 @@ type Options struct {
 	// is paused (status updates continue); DefaultBufferSize when zero.
 	BufferSize int
 	// Logger receives lifecycle events (positions, slot and publication
-	// names, error kinds; never values). Nil discards them.
+	// names, error kinds; never values), among them each lost connection
+	// and reconnection attempt. Nil discards them.
 	Logger *slog.Logger
+
+	// MaxReconnects is how many reconnection attempts in a row are made
+	// after the replication connection is lost before the Source gives up
+	// (Read then returns a [*StreamError]); 0 means no limit (attempts go on
+	// until Close), a negative value disables reconnection (a lost
+	// connection ends the Source at once).
+	MaxReconnects int
+	// ReconnectDelay is the delay before the first reconnection attempt;
+	// each failed attempt doubles it, up to MaxReconnectDelay, and every
+	// delay is varied by up to ±20% so that several Sources do not retry in
+	// step. DefaultReconnectDelay when zero.
+	ReconnectDelay time.Duration
+	// MaxReconnectDelay caps the delay between reconnection attempts;
+	// DefaultMaxReconnectDelay when zero.
+	MaxReconnectDelay time.Duration
+	// ServerTimeout is how long the Source waits for any message from the
+	// server (each status update asks it for a reply) before it takes the
+	// connection for lost and reconnects: a network cut that drops packets
+	// without resetting the connection is otherwise noticed only by TCP,
+	// after many minutes. When zero it is twice the server's
+	// wal_sender_timeout, read at each connection (the server answers
+	// within about half of that even while it decodes a large
+	// transaction), and disabled when that is 0; a negative value disables
+	// it. It is never less than three StatusIntervals.
+	ServerTimeout time.Duration
+	// MeterProvider receives the Source's metrics (see the package doc's
+	// # Reconnection section); nil means otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
 }
 
 // Source reads row changes from a Postgres logical replication slot. It is
 // safe for concurrent use.
 type Source struct {
-	conn   *pgconn.PgConn
-	slot   string
-	db     string
-	opts   Options
-	log    *slog.Logger
-	tr     *tracker
-	dec    *decoder
-	recvd  pglogrepl.LSN // highest WAL position received; pump only
-	failed bool          // the stream failed; pump only
+	cfg         *pgconn.Config // the replication connection's configuration, for reconnecting
+	slot        string
+	publication string
+	db          string
+	systemID    string // the server's system identifier and timeline at the last
+	timeline    int32  // connection: while they stay the same, so does the WAL history
+	opts        Options
+	log         *slog.Logger
+	reconnects  metric.Int64Counter
+	sess        *session // the current connection; pump only once started
 
 	mu     sync.Mutex
-	queue  []*source.Message
-	err    error // terminal stream error, returned by Read once the queue is empty
+	queue  []*source.Message // messages of the current session only
+	err    error             // terminal *StreamError, returned by Read
 	closed bool
 	ready  chan struct{} // cap 1: queue or err changed
 	room   chan struct{} // cap 1: the queue fell below BufferSize
@@ -112,6 +146,21 @@ type Source struct {
 	done      chan struct{} // closed when the pump has ended
 	closeErr  error         // set by the pump before done closes
 	closeOnce sync.Once
+}
+
+// session is one replication connection and what was received on it: its
+// own tracker and decoder, so that nothing of a lost connection (its
+// half-received transaction, its messages' acks) reaches the next one.
+type session struct {
+	conn     *pgconn.PgConn
+	tr       *tracker
+	dec      *decoder
+	start    pglogrepl.LSN // where replication started
+	slotLSN  pglogrepl.LSN // the slot's confirmed position then
+	recvd    pglogrepl.LSN // highest WAL position received; pump only
+	timeout  time.Duration // the effective ServerTimeout; 0: none
+	lastRecv time.Time     // when the server last sent anything; pump only
+	dead     bool          // guarded by Source.mu: the connection was lost, its messages are no longer queued
 }
 
 var _ source.Source = (*Source)(nil)
@@ -134,7 +183,11 @@ func Open(ctx context.Context, connString, slot, publication string, opts *Optio
 // authentication or dialing set in code. cfg is copied; the copy gets the
 // runtime parameters a replication connection needs (replication=database,
 // TimeZone=UTC, DateStyle=ISO, IntervalStyle=iso_8601, bytea_output=hex,
-// extra_float_digits=3) and context cancellation by deadline.
+// extra_float_digits=3) and context cancellation by deadline, and is used
+// again for every reconnection.
+//
+// Open's errors are not retried: a server that cannot be reached, or a slot
+// or publication that is missing, is the caller's to handle.
 func OpenConfig(ctx context.Context, cfg *pgconn.Config, slot, publication string, opts *Options) (*Source, error) {
 	var o Options
 	if opts != nil {
@@ -149,6 +202,13 @@ func OpenConfig(ctx context.Context, cfg *pgconn.Config, slot, publication strin
 	if o.BufferSize <= 0 {
 		o.BufferSize = DefaultBufferSize
 	}
+	if o.ReconnectDelay <= 0 {
+		o.ReconnectDelay = DefaultReconnectDelay
+	}
+	if o.MaxReconnectDelay <= 0 {
+		o.MaxReconnectDelay = DefaultMaxReconnectDelay
+	}
+	o.MaxReconnectDelay = max(o.MaxReconnectDelay, o.ReconnectDelay)
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -176,22 +236,59 @@ func OpenConfig(ctx context.Context, cfg *pgconn.Config, slot, publication strin
 	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn()}
 	}
-	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	s := &Source{
+		cfg: cfg, slot: slot, publication: publication, opts: o, log: log,
+		reconnects: newReconnectCounter(o.MeterProvider),
+		ready:      make(chan struct{}, 1), room: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	sess, err := s.connect(ctx, true, 0)
+	if err != nil {
+		return nil, err
+	}
+	s.sess = sess
+	s.stopCtx, s.stop = context.WithCancel(context.Background())
+	go s.run()
+	return s, nil
+}
+
+// connect opens a replication connection and starts streaming the slot
+// from its confirmed position, or from resume, the position a lost
+// connection had confirmed, when that is further and the server's WAL
+// history is the one it was confirmed on (see start). Only the first
+// connection (create) may create the publication and the slot: a slot or
+// publication missing on a reconnection was dropped, and creating it again
+// would skip every change made meanwhile.
+func (s *Source) connect(ctx context.Context, create bool, resume pglogrepl.LSN) (*session, error) {
+	conn, err := pgconn.ConnectConfig(ctx, s.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgsource: connect: %w", err)
 	}
-	s, err := start(ctx, conn, slot, publication, o, log)
+	sess, err := s.start(ctx, conn, create, resume)
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		_ = conn.Close(closeCtx)
 		cancel()
 		return nil, err
 	}
-	return s, nil
+	return sess, nil
 }
 
-// start prepares the publication and slot and starts replication on conn.
-func start(ctx context.Context, conn *pgconn.PgConn, slot, publication string, o Options, log *slog.Logger) (*Source, error) {
+// start checks the server, the publication and the slot and starts
+// replication on conn.
+//
+// On a reconnection, the lost connection may have confirmed more than it
+// could report to the server (status updates go every StatusInterval).
+// That position is a sound start, so those changes need not come again,
+// while the server's WAL history is the one it was confirmed on: same
+// system identifier and timeline. A failover to a promoted standby (a new
+// timeline) may have lost WAL that was confirmed on the old primary, and
+// positions past its own WAL would skip transactions it commits there: then
+// replication starts from the slot's position as the server has it.
+func (s *Source) start(ctx context.Context, conn *pgconn.PgConn, create bool, resume pglogrepl.LSN) (*session, error) {
+	o := s.opts
+	if !create {
+		o.CreateSlot, o.CreatePublication = false, false
+	}
 	if rows, err := query(ctx, conn, "SHOW wal_level"); err != nil {
 		return nil, fmt.Errorf("pgsource: show wal_level: %w", err)
 	} else if len(rows) != 1 || len(rows[0]) != 1 || string(rows[0][0]) != "logical" {
@@ -201,31 +298,64 @@ func start(ctx context.Context, conn *pgconn.PgConn, slot, publication string, o
 	if err != nil {
 		return nil, fmt.Errorf("pgsource: identify system: %w", err)
 	}
-	if err := ensurePublication(ctx, conn, publication, o, log); err != nil {
-		return nil, err
+	if s.db != "" && sys.DBName != s.db {
+		return nil, fmt.Errorf("%w: %s (the connection reached another database)", ErrSlotMismatch, s.slot)
 	}
-	startLSN, err := ensureSlot(ctx, conn, slot, sys.DBName, o, log)
+	timeout, err := s.serverTimeout(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
-	err = pglogrepl.StartReplication(ctx, conn, slot, startLSN, pglogrepl.StartReplicationOptions{
+	if err := ensurePublication(ctx, conn, s.publication, o, s.log); err != nil {
+		return nil, err
+	}
+	slotLSN, err := ensureSlot(ctx, conn, s.slot, sys.DBName, o, s.log)
+	if err != nil {
+		return nil, err
+	}
+	startLSN := slotLSN
+	if !create && resume > slotLSN {
+		if sys.SystemID == s.systemID && sys.Timeline == s.timeline {
+			startLSN = resume
+		} else {
+			s.log.Warn("pgsource: the server's WAL history changed (a failover or a restore): resuming from the slot's position, changes confirmed since come again",
+				"slot", s.slot, "timeline", sys.Timeline, "previous_timeline", s.timeline, "lsn", slotLSN.String(), "confirmed", resume.String())
+		}
+	}
+	err = pglogrepl.StartReplication(ctx, conn, s.slot, startLSN, pglogrepl.StartReplicationOptions{
 		Mode:       pglogrepl.LogicalReplication,
-		PluginArgs: []string{"proto_version '1'", "publication_names " + quoteLiteral(quoteIdent(publication))},
+		PluginArgs: []string{"proto_version '1'", "publication_names " + quoteLiteral(quoteIdent(s.publication))},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pgsource: start replication of slot %s: %w", slot, err)
+		return nil, fmt.Errorf("pgsource: start replication of slot %s: %w", s.slot, err)
 	}
-	log.Info("pgsource: replication started", "slot", slot, "publication", publication, "lsn", startLSN.String())
-
+	s.log.Info("pgsource: replication started", "slot", s.slot, "publication", s.publication, "lsn", startLSN.String())
+	s.db, s.systemID, s.timeline = sys.DBName, sys.SystemID, sys.Timeline
 	tr := newTracker(startLSN)
-	s := &Source{
-		conn: conn, slot: slot, db: sys.DBName, opts: o, log: log, tr: tr, dec: newDecoder(tr),
-		recvd: startLSN,
-		ready: make(chan struct{}, 1), room: make(chan struct{}, 1), done: make(chan struct{}),
+	return &session{conn: conn, tr: tr, dec: newDecoder(tr), start: startLSN, slotLSN: slotLSN, recvd: startLSN, timeout: timeout}, nil
+}
+
+// serverTimeout returns the effective Options.ServerTimeout for a
+// connection (0: none).
+func (s *Source) serverTimeout(ctx context.Context, conn *pgconn.PgConn) (time.Duration, error) {
+	d := s.opts.ServerTimeout
+	if d < 0 {
+		return 0, nil
 	}
-	s.stopCtx, s.stop = context.WithCancel(context.Background())
-	go s.run()
-	return s, nil
+	if d == 0 {
+		rows, err := query(ctx, conn, "SELECT setting FROM pg_catalog.pg_settings WHERE name = 'wal_sender_timeout'")
+		if err != nil {
+			return 0, fmt.Errorf("pgsource: read wal_sender_timeout: %w", err)
+		}
+		if len(rows) != 1 || len(rows[0]) != 1 {
+			return 0, nil
+		}
+		ms, err := strconv.ParseInt(string(rows[0][0]), 10, 64)
+		if err != nil || ms <= 0 {
+			return 0, nil // unknown, or disabled on the server: the server may be silent for any time
+		}
+		d = 2 * time.Duration(ms) * time.Millisecond
+	}
+	return max(d, 3*s.opts.StatusInterval), nil
 }
 
 func ensurePublication(ctx context.Context, conn *pgconn.PgConn, publication string, o Options, log *slog.Logger) error {
@@ -338,10 +468,11 @@ func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''
 
 // Read returns the next decoded changes, up to Options.MaxBatch, blocking
 // until at least one is available or ctx is done (ctx.Err() is returned).
-// After Close it returns [source.ErrClosed]. When the replication stream
-// fails, Read returns what was already decoded, then the stream's error on
-// every call: the Source is dead; Close it and Open another, which resumes
-// from the confirmed position.
+// While a lost connection is being re-established, Read waits (see the
+// package doc's # Reconnection section). After Close it returns
+// [source.ErrClosed]. When the Source has stopped streaming for good (a
+// permanent failure, or reconnection disabled or given up), Read returns a
+// [*StreamError] on every call: Close the Source.
 func (s *Source) Read(ctx context.Context) ([]*source.Message, error) {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -395,9 +526,10 @@ func signal(c chan struct{}) {
 // Commit had not been read yet is read to its end first (for at most 5 s),
 // so it is confirmed. Messages not acked by then are delivered again by the
 // next Source on the slot; an Ack or Nack after Close returns an error
-// wrapping [source.ErrClosed]. Close returns an error only when the final
-// status update fails (after a stream failure, which Read reported, it
-// returns nil). Close is idempotent: later calls return nil.
+// wrapping [source.ErrClosed]. Close during a reconnection stops it. Close
+// returns an error only when the final status update fails (while the
+// connection is lost, or after the Source stopped streaming, there is none
+// to send and it returns nil). Close is idempotent: later calls return nil.
 func (s *Source) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
@@ -411,19 +543,49 @@ func (s *Source) Close() error {
 	return err
 }
 
-// run is the pump: the only goroutine using the connection. It receives the
-// stream, decodes it into the queue Read takes from, answers keepalives and
-// sends status updates every StatusInterval, and on Close sends the final
-// one.
+// run is the pump: the only goroutine using the connection. It streams the
+// current session until Close or a failure; after a failure that
+// reconnecting may fix it reconnects and streams the new session.
 func (s *Source) run() {
 	defer close(s.done)
+	for {
+		sess := s.sess
+		err := s.stream(sess)
+		if err == nil { // Close
+			s.closeErr = s.shutdown(sess)
+			return
+		}
+		confirmed := s.drop(sess, err)
+		if s.stopCtx.Err() != nil {
+			return
+		}
+		if permanent(err) || s.opts.MaxReconnects < 0 {
+			s.fail(&StreamError{Slot: s.slot, Permanent: permanent(err), Err: err})
+			return
+		}
+		next, serr := s.reconnect(confirmed)
+		if serr != nil {
+			s.fail(serr)
+			return
+		}
+		if next == nil { // Close
+			return
+		}
+		s.sess = next
+	}
+}
+
+// stream receives sess's stream, decodes it into the queue Read takes from,
+// answers keepalives and sends status updates every StatusInterval, until
+// Close (it returns nil) or a failure (it returns the error).
+func (s *Source) stream(sess *session) error {
 	interval := s.opts.StatusInterval
-	next := time.Now().Add(interval)
+	next := time.Now() // a status update at once: heartbeats resume with the connection
+	sess.lastRecv = time.Now()
 	for s.stopCtx.Err() == nil {
 		if !time.Now().Before(next) {
-			if err := s.sendStatus(s.tr.position()); err != nil {
-				s.fail(fmt.Errorf("pgsource: send status update: %w", err))
-				break
+			if err := s.sendStatus(sess, sess.tr.position()); err != nil {
+				return fmt.Errorf("pgsource: send status update: %w", err)
 			}
 			next = time.Now().Add(interval)
 		}
@@ -435,25 +597,41 @@ func (s *Source) run() {
 			case <-t.C:
 			}
 			t.Stop()
+			// Nothing is read while paused, so the server's silence does
+			// not count.
+			sess.lastRecv = time.Now()
 			continue
 		}
-		rctx, cancel := context.WithDeadline(s.stopCtx, next)
-		msg, err := s.conn.ReceiveMessage(rctx)
+		deadline := next
+		if sess.timeout > 0 {
+			deadline = minTime(deadline, sess.lastRecv.Add(sess.timeout))
+		}
+		rctx, cancel := context.WithDeadline(s.stopCtx, deadline)
+		msg, err := sess.conn.ReceiveMessage(rctx)
 		expired := rctx.Err() != nil
 		cancel()
 		if err != nil {
 			if expired || pgconn.Timeout(err) {
+				if sess.timeout > 0 && s.stopCtx.Err() == nil && time.Since(sess.lastRecv) >= sess.timeout {
+					return fmt.Errorf("%w: nothing received for %s", ErrServerTimeout, sess.timeout)
+				}
 				continue // status due, or Close: the connection is intact
 			}
-			s.fail(fmt.Errorf("pgsource: replication stream: %w", err))
-			break
+			return fmt.Errorf("pgsource: replication stream: %w", err)
 		}
-		if err := s.handle(msg, &next); err != nil {
-			s.fail(err)
-			break
+		sess.lastRecv = time.Now()
+		if err := s.handle(sess, msg, &next); err != nil {
+			return err
 		}
 	}
-	s.closeErr = s.shutdown()
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func (s *Source) full() bool {
@@ -462,8 +640,8 @@ func (s *Source) full() bool {
 	return len(s.queue) >= s.opts.BufferSize
 }
 
-// handle processes one message of the stream.
-func (s *Source) handle(msg pgproto3.BackendMessage, next *time.Time) error {
+// handle processes one message of sess's stream.
+func (s *Source) handle(sess *session, msg pgproto3.BackendMessage, next *time.Time) error {
 	switch m := msg.(type) {
 	case *pgproto3.CopyData:
 		if len(m.Data) == 0 {
@@ -475,7 +653,7 @@ func (s *Source) handle(msg pgproto3.BackendMessage, next *time.Time) error {
 			if err != nil {
 				return fmt.Errorf("%w: malformed keepalive", ErrProtocol)
 			}
-			s.tr.idle(k.ServerWALEnd)
+			sess.tr.idle(k.ServerWALEnd)
 			if k.ReplyRequested {
 				*next = time.Now()
 			}
@@ -484,31 +662,35 @@ func (s *Source) handle(msg pgproto3.BackendMessage, next *time.Time) error {
 			if err != nil {
 				return fmt.Errorf("%w: malformed XLogData", ErrProtocol)
 			}
-			if x.WALStart > s.recvd {
-				s.recvd = x.WALStart
+			if x.WALStart > sess.recvd {
+				sess.recvd = x.WALStart
 			}
-			changes, err := s.dec.decode(x.WALStart, x.WALData)
+			changes, err := sess.dec.decode(x.WALStart, x.WALData)
 			if err != nil {
 				return err
 			}
 			if len(changes) > 0 {
-				s.deliver(changes)
+				s.deliver(sess, changes)
 			}
 		}
 	case *pgproto3.ErrorResponse:
 		return fmt.Errorf("pgsource: replication stream: %w", pgconn.ErrorResponseToPgError(m))
 	case *pgproto3.CopyDone:
-		return errors.New("pgsource: the server ended the replication stream")
+		return errStreamEnded
 	}
 	return nil
 }
 
+// errStreamEnded: the server ended the stream (CopyDone) without an error,
+// as a walsender may when the server shuts down.
+var errStreamEnded = errors.New("pgsource: the server ended the replication stream")
+
 // deliver turns changes into messages and queues them for Read.
-func (s *Source) deliver(changes []*change) {
+func (s *Source) deliver(sess *session, changes []*change) {
 	now := time.Now()
 	ms := make([]*source.Message, len(changes))
 	for i, c := range changes {
-		ms[i] = s.message(c, c.body(s.db, now))
+		ms[i] = s.message(sess, c, c.body(s.db, now))
 	}
 	s.mu.Lock()
 	s.queue = append(s.queue, ms...)
@@ -516,29 +698,44 @@ func (s *Source) deliver(changes []*change) {
 	signal(s.ready)
 }
 
-// message returns a new, unsettled message for change c with body.
-func (s *Source) message(c *change, body []byte) *source.Message {
-	return source.NewMessage(c.id(), body, c.metadata(), s.ackFunc(c, body), asFunc(c))
+// message returns a new, unsettled message for change c of sess with body.
+func (s *Source) message(sess *session, c *change, body []byte) *source.Message {
+	return source.NewMessage(c.id(), body, c.metadata(), s.ackFunc(sess, c, body), asFunc(c))
 }
 
-// ackFunc settles change c. A nack puts a new message for it (same ID and
-// body) at the head of the queue: the change stays unacked, so nothing from
-// its transaction on is confirmed until that message is acked.
-func (s *Source) ackFunc(c *change, body []byte) source.AckFunc {
+// ackFunc settles change c of sess. A nack puts a new message for it (same
+// ID and body) at the head of the queue: the change stays unacked, so
+// nothing from its transaction on is confirmed until that message is acked.
+// A settlement of a change whose connection was lost counts for nothing and
+// returns nil: the change comes again from the next connection, which
+// starts before its transaction.
+func (s *Source) ackFunc(sess *session, c *change, body []byte) source.AckFunc {
 	tx := c.tx
 	return func(_ context.Context, err error) error {
-		if !s.tr.settle(tx, err != nil) {
-			return fmt.Errorf("pgsource: settled change %s after Close or a stream failure: it will be delivered again: %w", c.id(), source.ErrClosed)
+		if !sess.tr.settle(tx, err != nil) {
+			if s.ended() {
+				return fmt.Errorf("pgsource: settled change %s after Close or the end of the stream: it will be delivered again: %w", c.id(), source.ErrClosed)
+			}
+			return nil
 		}
 		if err != nil {
-			m := s.message(c, body)
+			m := s.message(sess, c, body)
 			s.mu.Lock()
-			s.queue = append([]*source.Message{m}, s.queue...)
+			if !sess.dead { // else its connection was lost meanwhile: it comes again from the next
+				s.queue = append([]*source.Message{m}, s.queue...)
+			}
 			s.mu.Unlock()
 			signal(s.ready)
 		}
 		return nil
 	}
+}
+
+// ended reports whether the Source is closed or stopped streaming for good.
+func (s *Source) ended() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed || s.err != nil
 }
 
 func asFunc(c *change) func(any) bool {
@@ -555,10 +752,32 @@ func asFunc(c *change) func(any) bool {
 	}
 }
 
-// fail records the stream's terminal error for Read.
-func (s *Source) fail(err error) {
-	s.failed = true
-	s.log.Warn("pgsource: replication stream failed", "slot", s.slot, "err", err)
+// drop retires the session of a failed connection: its settlements stop
+// counting, the messages it queued and Read did not take are dropped (they
+// are unacked, so the next connection delivers them again), and its
+// connection is closed. It returns the position the session had confirmed.
+func (s *Source) drop(sess *session, cause error) pglogrepl.LSN {
+	sess.tr.close()
+	confirmed := sess.tr.position()
+	s.mu.Lock()
+	sess.dead = true
+	dropped := len(s.queue)
+	s.queue = nil
+	s.mu.Unlock()
+	signal(s.room)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_ = sess.conn.Close(ctx)
+	cancel()
+	if s.stopCtx.Err() == nil {
+		s.log.Warn("pgsource: replication stream failed", "slot", s.slot, "err", cause,
+			"permanent", permanent(cause), "confirmed", confirmed.String(), "dropped", dropped)
+	}
+	return confirmed
+}
+
+// fail records the Source's terminal error for Read.
+func (s *Source) fail(err *StreamError) {
+	s.log.Error("pgsource: replication stopped", "slot", s.slot, "err", err, "permanent", err.Permanent, "attempts", err.Attempts)
 	s.mu.Lock()
 	s.err = err
 	s.mu.Unlock()
@@ -566,34 +785,35 @@ func (s *Source) fail(err error) {
 }
 
 // sendStatus reports flushed (the confirmed position) as flushed and
-// applied. Written is what was received, never less than flushed.
-func (s *Source) sendStatus(flushed pglogrepl.LSN) error {
-	written := max(s.recvd, flushed)
+// applied. Written is what was received, never less than flushed. With a
+// ServerTimeout it asks the server for a reply, so that a live connection
+// is never silent for long.
+func (s *Source) sendStatus(sess *session, flushed pglogrepl.LSN) error {
+	written := max(sess.recvd, flushed)
 	if flushed == 0 {
 		written = 0 // pglogrepl would report a zero flush position as written
 	}
 	// A write that cannot go out for this long means a dead connection;
 	// without a deadline it would block the pump, and Close, for good.
-	_ = s.conn.Conn().SetWriteDeadline(time.Now().Add(statusWriteTimeout))
-	defer func() { _ = s.conn.Conn().SetWriteDeadline(time.Time{}) }()
-	return pglogrepl.SendStandbyStatusUpdate(context.Background(), s.conn, pglogrepl.StandbyStatusUpdate{
+	_ = sess.conn.Conn().SetWriteDeadline(time.Now().Add(statusWriteTimeout))
+	defer func() { _ = sess.conn.Conn().SetWriteDeadline(time.Time{}) }()
+	return pglogrepl.SendStandbyStatusUpdate(context.Background(), sess.conn, pglogrepl.StandbyStatusUpdate{
 		WALWritePosition: written, WALFlushPosition: flushed, WALApplyPosition: flushed,
+		ReplyRequested: sess.timeout > 0,
 	})
 }
 
-// shutdown sends the final status update, ends the stream (the server then
-// releases the slot) and closes the connection.
-func (s *Source) shutdown() error {
-	s.tr.close()
+// shutdown sends the final status update of sess, ends the stream (the
+// server then releases the slot) and closes the connection.
+func (s *Source) shutdown(sess *session) error {
+	sess.tr.close()
 	var err error
-	if !s.failed {
-		s.finishTxn()
-	}
-	if !s.failed {
-		final := s.tr.position()
-		if err = s.sendStatus(final); err == nil {
-			_ = s.conn.Conn().SetDeadline(time.Now().Add(closeTimeout))
-			if _, cerr := pglogrepl.SendStandbyCopyDone(context.Background(), s.conn); cerr != nil {
+	ok := s.finishTxn(sess)
+	if ok {
+		final := sess.tr.position()
+		if err = s.sendStatus(sess, final); err == nil {
+			_ = sess.conn.Conn().SetDeadline(time.Now().Add(closeTimeout))
+			if _, cerr := pglogrepl.SendStandbyCopyDone(context.Background(), sess.conn); cerr != nil {
 				err = cerr
 			}
 		}
@@ -604,7 +824,7 @@ func (s *Source) shutdown() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	_ = s.conn.Close(ctx)
+	_ = sess.conn.Close(ctx)
 	return err
 }
 
@@ -613,37 +833,33 @@ func (s *Source) shutdown() error {
 // flight already (pgoutput sends a transaction at once), and without it the
 // transaction, although fully acked, would come again after a restart. It
 // stops at a further change (which was never delivered), at the Commit, or
-// after closeTimeout.
-func (s *Source) finishTxn() {
+// after closeTimeout. It reports false when the stream failed meanwhile.
+func (s *Source) finishTxn(sess *session) bool {
 	deadline := time.Now().Add(closeTimeout)
-	for s.dec.inTxn && s.tr.settledSoFar(s.dec.tx) {
+	for sess.dec.inTxn && sess.tr.settledSoFar(sess.dec.tx) {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		msg, err := s.conn.ReceiveMessage(ctx)
+		msg, err := sess.conn.ReceiveMessage(ctx)
 		expired := ctx.Err() != nil
 		cancel()
 		if err != nil {
-			if !expired && !pgconn.Timeout(err) {
-				s.failed = true
-			}
-			return
+			return expired || pgconn.Timeout(err)
 		}
 		cd, ok := msg.(*pgproto3.CopyData)
 		if !ok {
-			if _, isErr := msg.(*pgproto3.ErrorResponse); isErr {
-				s.failed = true
-			}
-			return
+			_, isErr := msg.(*pgproto3.ErrorResponse)
+			return !isErr
 		}
 		if len(cd.Data) == 0 || cd.Data[0] != pglogrepl.XLogDataByteID {
 			continue
 		}
 		x, err := pglogrepl.ParseXLogData(cd.Data[1:])
 		if err != nil {
-			return
+			return true
 		}
-		changes, err := s.dec.decode(x.WALStart, x.WALData)
+		changes, err := sess.dec.decode(x.WALStart, x.WALData)
 		if err != nil || len(changes) > 0 {
-			return
+			return true
 		}
 	}
+	return true
 }
