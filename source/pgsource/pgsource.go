@@ -777,7 +777,7 @@ func (s *Source) drop(sess *session, cause error) pglogrepl.LSN {
 
 // fail records the Source's terminal error for Read.
 func (s *Source) fail(err *StreamError) {
-	s.log.Error("pgsource: replication stopped", "slot", s.slot, "err", err, "permanent", err.Permanent, "attempts", err.Attempts)
+	s.log.Error("pgsource: replication failed for good", "slot", s.slot, "err", err, "permanent", err.Permanent, "attempts", err.Attempts)
 	s.mu.Lock()
 	s.err = err
 	s.mu.Unlock()

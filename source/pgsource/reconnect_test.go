@@ -357,7 +357,7 @@ func TestReconnectPermanent(t *testing.T) {
 			if got := reconnectCounts(ctx, t, reader); got["failed"] != 1 || got["ok"] != 0 {
 				t.Errorf("reconnects = %v, want failed=1", got)
 			}
-			if !strings.Contains(f.logs.String(), "pgsource: replication stopped") {
+			if !strings.Contains(f.logs.String(), "pgsource: replication failed for good") {
 				t.Error("the log lacks the stop")
 			}
 			if err := src.Close(); err != nil {
