@@ -321,8 +321,9 @@ type Disposition struct {
 //
 //   - 1, 2, 3, 19, 20, 21 (processed as primary/secondary/tertiary, and
 //     forwarded): outcome complete; payment type paid when CLP04 > 0 and no
-//     line is left unpaid; partiallypaid when CLP04 > 0 but a line with a
-//     charge was paid nothing, or adjustments other than contractual (CO),
+//     line is denied; partiallypaid when CLP04 > 0 but a line with a charge
+//     was denied (paid nothing, with nothing of it owed by the member or
+//     paid by a prior payer), or adjustments other than contractual (CO),
 //     member (PR), payer-initiated (PI) and prior-payer (OA 23) ones reduced
 //     the payment; when CLP04 = 0: paid if the member owes the rest (CLP05 >
 //     0) or a prior payer paid it (OA 23), else denied;
@@ -373,25 +374,30 @@ func ClaimDisposition(p *x12.ClaimPayment835, t *AdjudicationTable) (Disposition
 		member = member.Mul(sign)
 	}
 	priorPaid, otherReduced := false, false
-	note := func(adjs []x12.Adjustment, pos Position, path string) error {
+	// note classifies adjustments and reports whether they hold a positive
+	// amount the member owes or a prior payer paid.
+	note := func(adjs []x12.Adjustment, pos Position, path string) (owedOrPrior bool, err error) {
 		cl, err := t.classify(adjs, pos, path)
 		if err != nil {
-			return err
+			return false, err
 		}
 		for _, a := range cl {
 			amt := a.Amount.Mul(sign)
 			switch {
 			case a.Rule.Category == catPriorPayerPaid:
 				if amt.IsPositive() {
-					priorPaid = true
+					priorPaid, owedOrPrior = true, true
 				}
 			case a.Group == "OA" && amt.IsPositive():
 				otherReduced = true
 			}
+			if a.Rule.MemberLiability && amt.IsPositive() {
+				owedOrPrior = true
+			}
 		}
-		return nil
+		return owedOrPrior, nil
 	}
-	if err := note(p.Adjustments, pos, "ExplanationOfBenefit.adjudication"); err != nil {
+	if _, err := note(p.Adjustments, pos, "ExplanationOfBenefit.adjudication"); err != nil {
 		return d, err
 	}
 	unpaidLine := false
@@ -401,12 +407,17 @@ func ClaimDisposition(p *x12.ClaimPayment835, t *AdjudicationTable) (Disposition
 		if s.Loop != nil {
 			spos = PositionOf(s.Loop.Lead().Pos(), 0)
 		}
-		if err := note(s.Adjustments, spos, fmt.Sprintf("ExplanationOfBenefit.item[%d].adjudication", i)); err != nil {
+		owedOrPrior, err := note(s.Adjustments, spos, fmt.Sprintf("ExplanationOfBenefit.item[%d].adjudication", i))
+		if err != nil {
 			return d, err
 		}
+		// A line paid nothing is denied unless the member owes it (applied
+		// to the deductible...) or a prior payer paid it: the same rule as
+		// for the claim below, and C4BB's partiallypaid ("some line items
+		// on the claim were denied").
 		charge, err1 := s.Charge.Decimal()
 		linePaid, err2 := s.Payment.Decimal()
-		if err1 == nil && err2 == nil && !charge.IsZero() && linePaid.IsZero() {
+		if err1 == nil && err2 == nil && !charge.IsZero() && linePaid.IsZero() && !owedOrPrior {
 			unpaidLine = true
 		}
 	}

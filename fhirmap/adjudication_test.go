@@ -117,6 +117,12 @@ func TestClaimDisposition(t *testing.T) {
 		{"secondary paid", payment("2", "100", "20", "0", nil, svc("100", "20", cas("OA", "23", "80"))), "active", "complete", "paid"},
 		{"one line unpaid", payment("1", "200", "80", "0", nil, svc("100", "80", cas("CO", "45", "20")), svc("100", "0", cas("CO", "97", "100"))), "active", "complete", "partiallypaid"},
 		{"other adjustment", payment("19", "100", "60", "0", nil, svc("100", "60", cas("OA", "18", "40"))), "active", "complete", "partiallypaid"},
+		// A line paid nothing because the member owes it (a deductible) or a
+		// prior payer paid it was not denied (C4BB partiallypaid: "some line
+		// items on the claim were denied").
+		{"one line to the deductible", payment("1", "250", "80", "120", nil, svc("100", "80", cas("PR", "2", "20")), svc("150", "0", cas("CO", "45", "50"), cas("PR", "1", "100"))), "active", "complete", "paid"},
+		{"one line paid by the prior payer", payment("2", "200", "20", "0", nil, svc("100", "20", cas("OA", "23", "80")), svc("100", "0", cas("OA", "23", "100"))), "active", "complete", "paid"},
+		{"one line denied, one to the deductible", payment("1", "300", "80", "100", nil, svc("100", "80", cas("CO", "45", "20")), svc("100", "0", cas("PR", "1", "100")), svc("100", "0", cas("CO", "97", "100"))), "active", "complete", "partiallypaid"},
 		{"zero paid member owes", payment("1", "100", "0", "100", nil, svc("100", "0", cas("PR", "1", "100"))), "active", "complete", "paid"},
 		{"zero paid prior payer", payment("2", "100", "0", "0", []x12.Adjustment{cas("OA", "23", "100")}), "active", "complete", "paid"},
 		{"zero paid all contractual", payment("1", "100", "0", "0", []x12.Adjustment{cas("CO", "50", "100")}), "active", "complete", "denied"},
