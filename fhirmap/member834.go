@@ -218,12 +218,13 @@ type member834 struct {
 //
 // Maintenance semantics (MAPPING.md §4.7.2; the HD01 of a coverage loop wins
 // over INS03): 021 addition, 001 change, 026 correction and 030 audit or
-// compare give an active Coverage with the benefit period (DTP*348/349,
-// falling back to the member's 356/357 and, for the begin of an addition or
-// reinstatement and the end of a termination, 303); 024 cancellation or
-// termination sets period.end (never a delete; status cancelled only when
-// the coverage ends on or before its start, a rescission, MAPPING.md D12);
-// 025 reinstatement is active with no end unless 349 gives a new one; HD01
+// compare give an active Coverage with the benefit period (DTP*348/349, a
+// 348 range giving both, falling back to the member's 356/357 and, for the
+// begin of an addition or reinstatement and the end of a termination, 303);
+// 024 cancellation or termination sets period.end (never a delete; status
+// cancelled only when the coverage ends on or before its start, a
+// rescission, MAPPING.md D12); 025 reinstatement is active with no end
+// unless 349 (or a 348 range) gives a new one; HD01
 // 002 delete marks the Coverage entered-in-error; HD01 032 changes no
 // Coverage.
 //
@@ -903,6 +904,15 @@ func (b *member834) coverage(hd *x12.Coverage834) error {
 	end, err := b.firstDate(true, hd, endQuals, memEnd)
 	if err != nil {
 		return err
+	}
+	if end.IsZero() {
+		// DTP*348 sent as a range (RD8) is the whole benefit period: its end
+		// is the coverage's end when no DTP*349 (or 357) gives one.
+		if d, ok := hd.Dates.Get("348"); ok {
+			if p, err := d.Period(); err == nil && p.IsRange() {
+				end = p.End
+			}
+		}
 	}
 	status := cpb.FinancialResourceStatusCode_ACTIVE
 	switch action {

@@ -193,6 +193,15 @@ func TestMember834Mapping(t *testing.T) {
 				t.Errorf("terminated coverage %v", c)
 			}
 		}},
+		// DTP*348 may carry the benefit period as a range (RD8): its end is
+		// the coverage's end when no DTP*349 says otherwise.
+		{name: "benefit period as a range", text: x834(bgnChange, payerXV, subGina+"~HD*021**HLT*GOLD PPO*IND~DTP*348*RD8*20240201-20241231"), check: func(t *testing.T, res *Result) {
+			c := ofType[*cvpb.Coverage](res.Resources)[0]
+			j, _ := resource.Marshal(c)
+			if !strings.Contains(string(j), `"period":{"end":"2024-12-31","start":"2024-02-01"}`) {
+				t.Errorf("coverage period: %s", j)
+			}
+		}},
 		{name: "member termination without HD", text: x834(bgnChange, payerXV, strings.Replace(subGina, "*021*", "*024*", 1)), issues: "termination-without-coverage"},
 		{name: "termination without a date", text: x834(bgnChange, payerXV, strings.Replace(subGina, "*021*", "*024*", 1)+"~HD*024**HLT*GOLD PPO*IND~DTP*348*D8*20240201"), errIs: ErrMissing},
 		{name: "unknown maintenance type", text: x834(bgnChange, payerXV, strings.Replace(subGina, "*021*", "*099*", 1)+"~"+hdHealth), errIs: ErrInvalidCode},
