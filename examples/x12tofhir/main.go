@@ -7,7 +7,7 @@
 //
 //	x12tofhir [-out DIR] [-network STATUS] [-id-key-file FILE] [-payer-id ID] [-v] [-lenient] [-tolerant-isa] [FILE...]
 //	x12tofhir [flags] [-full-file] -previous PREV FILE
-//	x12tofhir -fhir URL [-mode MODE] [flags] FILE...
+//	x12tofhir -fhir URL [-mode MODE] [-checkpoint CKPT] [flags] FILE...
 //	x12tofhir -records [-lenient] [-tolerant-isa] [FILE...]
 //
 // With no FILE it reads standard input. Files are read in the order given,
@@ -58,6 +58,23 @@
 // for good, is reported on standard error and the exit status is 1. Files
 // are converted one at a time, in order, so that 835s join with the 837s
 // named before them. -previous does not apply.
+//
+// -checkpoint CKPT (with -fhir) makes such a run resumable. Each file is
+// recorded in CKPT (package source/filesource's checkpoint: written to a
+// temporary file, fsynced and renamed) once all its resources are written
+// and its rejections reported, and a file recorded there in the same size
+// and modification time is not read again. A run that was stopped, killed
+// or lost its machine is resumed by running the same command again: the
+// files it had finished are skipped, and the others, including the one it
+// was writing, are written again, which overwrites what was written of them
+// (ids are deterministic) and never duplicates. A file changed since it was
+// recorded is written again. Name the files by the same paths in every
+// run: CKPT knows files by path, and forgets those a run does not name. One run at a time may use a CKPT (a second
+// fails at start). The claim index is in memory: after a resume, an 835
+// whose 837 was finished before the stop converts without its claim (as
+// when the 837 is not named); when a resumed run held 835s, run the same
+// files once more with a new CKPT to write their EOBs joined again. Without
+// -checkpoint every run writes every file again, which is safe but slower.
 //
 // With -records it prints the decoded business records instead, as JSON
 // lines: kind, position, file and the typed record.
@@ -116,7 +133,7 @@ type line struct {
 type config struct {
 	records, lenient, tolerantISA, verbose, fullFile bool
 	out, network, idKeyFile, payerID, previous       string
-	fhirURL, mode                                    string
+	fhirURL, mode, checkpoint                        string
 	files                                            []string
 }
 
@@ -137,10 +154,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.tolerantISA, "tolerant-isa", false, "accept ISA segments whose fixed-width fields are not padded")
 	fs.StringVar(&c.fhirURL, "fhir", "", "write the resources to the FHIR server at base `URL` (through fhirsync.Run) instead of standard output")
 	fs.StringVar(&c.mode, "mode", "transaction", "with -fhir, how resources travel: put, conditional, transaction or batch")
+	fs.StringVar(&c.checkpoint, "checkpoint", "", "with -fhir, record the files written in `CKPT` and skip them when run again, so that a stopped run resumes")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: x12tofhir [-out DIR] [-network STATUS] [-id-key-file FILE] [-payer-id ID] [-v] [-lenient] [-tolerant-isa] [FILE...]\n")
 		fmt.Fprintf(stderr, "       x12tofhir [flags] [-full-file] -previous PREV FILE\n")
-		fmt.Fprintf(stderr, "       x12tofhir -fhir URL [-mode MODE] [flags] FILE...\n")
+		fmt.Fprintf(stderr, "       x12tofhir -fhir URL [-mode MODE] [-checkpoint CKPT] [flags] FILE...\n")
 		fmt.Fprintf(stderr, "       x12tofhir -records [-lenient] [-tolerant-isa] [FILE...]\n")
 		fs.PrintDefaults()
 	}
@@ -160,6 +178,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "", "innetwork", "outofnetwork":
 	default:
 		fmt.Fprintln(stderr, "x12tofhir: -network must be innetwork or outofnetwork")
+		return 2
+	}
+	if c.checkpoint != "" && c.fhirURL == "" {
+		fmt.Fprintln(stderr, "x12tofhir: -checkpoint records the files written to a server: it needs -fhir")
 		return 2
 	}
 	if c.fhirURL != "" {

@@ -95,7 +95,7 @@ func TestUsage(t *testing.T) {
 	}
 	for _, args := range [][]string{{"-nope"}, {"-records", "-out", t.TempDir()}, {"-network", "maybe"}, {"-id-key-file", filepath.Join(t.TempDir(), "none")},
 		{"-fhir", "http://localhost:1"}, {"-fhir", "http://localhost:1", "-out", t.TempDir(), "f.x12"}, {"-fhir", "http://localhost:1", "-records", "f.x12"},
-		{"-fhir", "http://localhost:1", "-mode", "fast", "f.x12"}, {"-fhir", "not a url", "f.x12"}} {
+		{"-fhir", "http://localhost:1", "-mode", "fast", "f.x12"}, {"-fhir", "not a url", "f.x12"}, {"-checkpoint", filepath.Join(t.TempDir(), "ckpt"), "f.x12"}} {
 		stderr.Reset()
 		if code := run(args, strings.NewReader(""), &stdout, &stderr); code != 2 || stderr.Len() == 0 {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())

@@ -47,7 +47,9 @@ func toServer(c config, stderr io.Writer) int {
 		return 2
 	}
 	defer dst.Close(context.Background())
-	src, err := filesource.OpenFiles(c.files, nil)
+	// With -checkpoint, an acked file is recorded durably before its ack
+	// returns, and skipped by the next run (see the package doc).
+	src, err := filesource.OpenFiles(c.files, &filesource.Options{Checkpoint: c.checkpoint})
 	if err != nil {
 		fmt.Fprintf(stderr, "x12tofhir: %v\n", err)
 		return 1
