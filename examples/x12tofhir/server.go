@@ -48,8 +48,10 @@ func toServer(c config, stderr io.Writer) int {
 	}
 	defer dst.Close(context.Background())
 	// With -checkpoint, an acked file is recorded durably before its ack
-	// returns, and skipped by the next run (see the package doc).
-	src, err := filesource.OpenFiles(c.files, &filesource.Options{Checkpoint: c.checkpoint})
+	// returns, and skipped by the next run (see the package doc). Stream:
+	// each file is decoded from disk as it is mapped, so a file of any size
+	// costs no memory of its own.
+	src, err := filesource.OpenFiles(c.files, &filesource.Options{Checkpoint: c.checkpoint, Stream: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "x12tofhir: %v\n", err)
 		return 1
@@ -85,9 +87,10 @@ func toServer(c config, stderr io.Writer) int {
 		return nil
 	})
 	err = fhirsync.Run(ctx, src, conv, dst, &fhirsync.Options{
-		Reject:     reject,
-		Converters: 1, // in file order: an 835 joins with the 837s read before it
-		Logger:     slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Reject:      reject,
+		Converters:  1, // in file order: an 835 joins with the 837s read before it
+		MaxInFlight: 4, // files: each holds its resources until they are written
+		Logger:      slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "x12tofhir: %v\n", err)
