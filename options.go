@@ -50,7 +50,8 @@ type Options struct {
 	// again later.
 	MaxAttempts int
 	// MaxReadAttempts is how many times in a row a failing Source.Read is
-	// tried before Run stops with its error; 0 means 10.
+	// tried before Run stops with its error; 0 means 10. A Read error that
+	// matches source.ErrPermanent (see source.Permanent) stops Run at once.
 	MaxReadAttempts int
 	// Reject records what can never be written: records that do not convert
 	// (a syntax or mapping error) and resources the sink refuses for good

@@ -216,7 +216,7 @@ func (e *engine) read() {
 			return
 		case e.ctx.Err() != nil:
 			return
-		case errors.Is(err, source.ErrClosed):
+		case errors.Is(err, source.ErrClosed), errors.Is(err, source.ErrPermanent):
 			e.fail(fmt.Errorf("fhirsync: source read: %w", err))
 			return
 		}

@@ -439,6 +439,23 @@ func TestRunSourceReadFailures(t *testing.T) {
 	err := fhirsync.Run(context.Background(), f, patients(false), dst, fast(&fhirsync.Options{MaxReadAttempts: 4}))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "source read failed 4 times")
+
+	// A permanent failure stops Run at once.
+	p := &permanentSource{Source: b.Open("third", &memsource.Options{Finite: true})}
+	err = fhirsync.Run(context.Background(), p, patients(false), dst, fast(&fhirsync.Options{MaxReadAttempts: 4}))
+	require.ErrorIs(t, err, source.ErrPermanent)
+	assert.Equal(t, int32(1), p.reads.Load())
+}
+
+// permanentSource fails every read permanently.
+type permanentSource struct {
+	source.Source
+	reads atomic.Int32
+}
+
+func (p *permanentSource) Read(context.Context) ([]*source.Message, error) {
+	p.reads.Add(1)
+	return nil, source.Permanent(errors.New("replication slot dropped"))
 }
 
 func TestMemoryVersions(t *testing.T) {

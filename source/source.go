@@ -47,6 +47,27 @@ var ErrSettled = errors.New("source: message already settled")
 // ErrClosed is returned (possibly wrapped) by Read after Close.
 var ErrClosed = errors.New("source: closed")
 
+// ErrPermanent is matched (errors.Is) by a Read error that no retry can fix
+// (a dropped replication slot, refused credentials, a deleted consumer):
+// fhirsync.Run then stops at once instead of retrying Read. Mark such an
+// error with Permanent.
+var ErrPermanent = errors.New("source: permanent failure")
+
+// Permanent returns err marked as permanent: it has err's text, unwraps to
+// err, and matches ErrPermanent. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string        { return e.err.Error() }
+func (e permanentError) Unwrap() error        { return e.err }
+func (e permanentError) Is(target error) bool { return target == ErrPermanent }
+
 // AckFunc settles a message: a nil err acknowledges it, a non-nil err asks
 // for redelivery (the error says why, without PHI).
 type AckFunc func(ctx context.Context, err error) error

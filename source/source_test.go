@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -73,4 +74,53 @@ func TestFailedMessage(t *testing.T) {
 	require.NoError(t, m.Ack(context.Background()))
 	assert.NoError(t, got)
 	assert.NoError(t, source.NewMessage("id", []byte("x"), nil, nil, nil).Err())
+}
+
+func TestPermanent(t *testing.T) {
+	assert.NoError(t, source.Permanent(nil))
+	cause := errors.New("replication slot dropped")
+	err := source.Permanent(cause)
+	assert.Equal(t, cause.Error(), err.Error())
+	assert.ErrorIs(t, err, source.ErrPermanent)
+	assert.ErrorIs(t, err, cause)
+	assert.NotErrorIs(t, cause, source.ErrPermanent)
+}
+
+func TestStreamMessage(t *testing.T) {
+	opens := 0
+	m := source.NewStreamMessage("big.x12@1", func() (io.ReadCloser, error) {
+		opens++
+		return io.NopCloser(strings.NewReader("ISA*ZZCANARYZZ~")), nil
+	}, nil, nil, nil)
+	assert.True(t, m.Streamed())
+	assert.Nil(t, m.Body)
+	for range 2 {
+		rc, err := m.Open()
+		require.NoError(t, err)
+		b, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		assert.Equal(t, "ISA*ZZCANARYZZ~", string(b))
+	}
+	b, err := m.ReadBody()
+	require.NoError(t, err)
+	assert.Equal(t, "ISA*ZZCANARYZZ~", string(b))
+	assert.Equal(t, 3, opens)
+
+	fail := errors.New("open big.x12: file changed")
+	m = source.NewStreamMessage("big.x12@1", func() (io.ReadCloser, error) { return nil, fail }, nil, nil, nil)
+	_, err = m.ReadBody()
+	assert.ErrorIs(t, err, fail)
+
+	inMem := source.NewMessage("id", []byte("body"), nil, nil, nil)
+	assert.False(t, inMem.Streamed())
+	rc, err := inMem.Open()
+	require.NoError(t, err)
+	b, _ = io.ReadAll(rc)
+	assert.Equal(t, "body", string(b))
+
+	failed := source.NewFailedMessage("id", nil, fail, nil, nil)
+	_, err = failed.Open()
+	assert.ErrorIs(t, err, fail)
+	_, err = failed.ReadBody()
+	assert.ErrorIs(t, err, fail)
 }

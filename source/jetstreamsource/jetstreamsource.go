@@ -284,7 +284,8 @@ func (s *Source) stopErr() error {
 	if err == nil {
 		err = errors.New("subscription closed (connection closed?)")
 	}
-	return fmt.Errorf("jetstreamsource: consuming %s/%s stopped: %w", s.stream, s.consumer, err)
+	// Permanent: this Source cannot pull again (fhirsync.Run stops at once).
+	return source.Permanent(fmt.Errorf("jetstreamsource: consuming %s/%s stopped: %w", s.stream, s.consumer, err))
 }
 
 func (s *Source) closed() bool {

@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/fhirsync/fhirsync/source"
 )
 
 // ErrServerTimeout is the cause (wrapped) of a connection taken for lost
@@ -79,6 +81,10 @@ func (e *StreamError) Error() string {
 
 // Unwrap returns the cause.
 func (e *StreamError) Unwrap() error { return e.Err }
+
+// Is reports whether target is source.ErrPermanent and the failure is
+// permanent, so that fhirsync.Run stops at once rather than retry Read.
+func (e *StreamError) Is(target error) bool { return target == source.ErrPermanent && e.Permanent }
 
 // transientCodes are the SQLSTATEs of failures that reconnecting may fix:
 // class 08 (connection exception) and 53 (insufficient resources: too many
