@@ -53,8 +53,9 @@ import (
 //
 // Run stops with an error when the sink fails a whole Write permanently
 // (a configuration or authorization problem: nothing can be written), when
-// Source.Read keeps failing (Options.MaxReadAttempts), or at a permanent
-// failure when Options.Reject is nil. Messages not settled then stay unacked
+// Source.Read keeps failing (Options.MaxReadAttempts) or fails permanently
+// (source.ErrPermanent), or at a permanent failure when Options.Reject is
+// nil. Messages not settled then stay unacked
 // and are delivered again when the service restarts. When ctx is done Run
 // returns ctx's error (its cause, when it has one), unless a failure had
 // stopped it first: then it returns that failure.
