@@ -213,3 +213,29 @@ func TestBench837PInput(t *testing.T) {
 		t.Errorf("%d claims, want 30", n)
 	}
 }
+
+// BenchmarkConvertStreamWorkers maps the claims of one 2,000-claim 837P
+// message with X12ConverterOptions.Workers 1, 2 and 4 (no marshalling): the
+// speed-up of one large file on several cores. Compare with -cpu.
+func BenchmarkConvertStreamWorkers(b *testing.B) {
+	const claims = 2000
+	data := bench837P(claims)
+	msg := source.NewMessage("bench", data, nil, nil, nil)
+	for _, workers := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			conv := NewX12Converter(benchMapper(b), &X12ConverterOptions{Workers: workers})
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				if err := conv.ConvertStream(context.Background(), msg, func(rs []proto.Message) error {
+					n += len(rs)
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(claims*b.N)/b.Elapsed().Seconds(), "claims/s")
+		})
+	}
+}

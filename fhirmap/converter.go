@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -159,8 +160,22 @@ type X12ConverterOptions struct {
 
 	// OnResult, when set, is called after each record is mapped, with the
 	// record and its Result (its Unmet and Warnings carry the record's
-	// position). The record holds PHI; the Result's issues do not.
+	// position), in record order, from the goroutine converting the
+	// message. The record holds PHI; the Result's issues do not.
 	OnResult func(ctx context.Context, rec x12.Record, res *Result)
+
+	// Workers is how many records of one message are mapped at once; 0 or 1
+	// means one at a time. Mapping costs far more than decoding, so a large
+	// file (a message) converts on one core unless Workers is set, say to
+	// runtime.GOMAXPROCS(0): records are then decoded in order, mapped by
+	// Workers goroutines, and their resources returned (emitted), OnResult
+	// called and the Index fed in record order, as with one worker. The
+	// Mapper's lookups (Options.Claims, DependentMemberID, terminology) are
+	// then called concurrently, as they are when the engine converts several
+	// messages at once. With an Index, an 835 claim payment is mapped only
+	// once every record before it is finished, so that it joins with the
+	// claims before it in the same message.
+	Workers int
 }
 
 // X12Converter is a [Converter] for X12 messages: it decodes a
@@ -255,7 +270,6 @@ func (c *X12Converter) Convert(ctx context.Context, msg *source.Message) ([]prot
 // a recent record of the message already emitted with the same content
 // (apart from meta) is not emitted again, unless Options.KeepRepeats.
 func (c *X12Converter) ConvertStream(ctx context.Context, msg *source.Message, emit func([]proto.Message) error) error {
-	m := c.m.WithSourceName(c.sourceName(msg))
 	body, err := msg.Open() // a streamed file is read from disk as it decodes
 	if err != nil {
 		return err
@@ -263,13 +277,63 @@ func (c *X12Converter) ConvertStream(ctx context.Context, msg *source.Message, e
 	defer body.Close()
 	d := x12.NewDecoder(body)
 	d.Lenient, d.TolerantISA, d.MaxRecordLength = c.opts.Lenient, c.opts.TolerantISA, c.opts.MaxRecordLength
-	var failed []RecordError
+	s := &x12Stream{c: c, m: c.m.WithSourceName(c.sourceName(msg)), emit: emit, workers: max(c.opts.Workers, 1)}
+	if !c.opts.KeepRepeats {
+		s.recent = newRecentResources()
+	}
+	if s.workers > 1 {
+		var cancel context.CancelFunc
+		s.mctx, cancel = context.WithCancel(ctx)
+		s.sem = make(chan struct{}, s.workers)
+		defer func() {
+			cancel()
+			s.wg.Wait() // no mapping outlives the call
+		}()
+	}
+	if err := s.run(ctx, d); err != nil {
+		return err
+	}
+	if len(s.failed) > 0 {
+		return &ConvertError{Failed: s.failed}
+	}
+	return nil
+}
+
+// x12Stream converts the records of one message: each is mapped (by up to
+// workers goroutines at once), then finished in record order on the calling
+// goroutine (positions, the claim index, OnResult, the repeat filter, emit).
+type x12Stream struct {
+	c       *X12Converter
+	m       *Mapper
+	emit    func([]proto.Message) error
+	recent  *recentResources
+	failed  []RecordError
+	workers int
+
+	// with workers > 1
+	mctx    context.Context // cancelled when the call ends
+	sem     chan struct{}
+	wg      sync.WaitGroup
+	pending []*recordJob // dispatched, in record order
+}
+
+// recordJob is one record, or one syntax error, in input order.
+type recordJob struct {
+	rec    x12.Record
+	n      int // the record's index in its transaction set
+	res    *Result
+	err    error        // MapRecord's
+	failed *RecordError // a record the decoder could not read
+	done   chan struct{}
+}
+
+// errMapperPanic replaces the value of a panic while mapping a record on a
+// worker goroutine, which could hold PHI.
+var errMapperPanic = errors.New("fhirmap: mapping a record panicked")
+
+func (s *x12Stream) run(ctx context.Context, d *x12.Decoder) error {
 	var st string
 	n := 0
-	var recent *recentResources
-	if !c.opts.KeepRepeats {
-		recent = newRecentResources()
-	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -294,53 +358,132 @@ func (c *X12Converter) ConvertStream(ctx context.Context, msg *source.Message, e
 				rn = n
 			}
 			e := syntaxError(se, rn)
-			failed = append(failed, RecordError{Pos: e.Pos, Err: e})
+			if err := s.add(ctx, &recordJob{failed: &RecordError{Pos: e.Pos, Err: e}}); err != nil {
+				return err
+			}
 			continue
 		}
-		p := rec.Pos()
-		if p.Transaction != st {
+		if p := rec.Pos(); p.Transaction != st {
 			st, n = p.Transaction, 0
 		}
 		n++
-		res, err := m.MapRecord(ctx, rec)
-		if err != nil {
-			var me *Error
-			if !errors.As(err, &me) {
-				return err
-			}
-			me.Pos.Record = n
-			if me.Pos.IsZero() || me.Pos.Offset == 0 && me.Pos.SegmentID == "" {
-				me.Pos = PositionOf(p, n)
-			}
-			failed = append(failed, RecordError{Pos: me.Pos, Err: me})
-			continue
-		}
-		for i := range res.Unmet {
-			res.Unmet[i].Pos.Record = n
-		}
-		for i := range res.Warnings {
-			res.Warnings[i].Pos.Record = n
-		}
-		if c.opts.Index != nil {
-			if err := c.opts.Index.AddResources(res.Resources); err != nil {
-				return err
-			}
-		}
-		if c.opts.OnResult != nil {
-			c.opts.OnResult(ctx, rec, res)
-		}
-		out, err := recent.filter(res.Resources)
-		if err != nil {
+		if err := s.add(ctx, &recordJob{rec: rec, n: n}); err != nil {
 			return err
 		}
-		if len(out) > 0 {
-			if err := emit(out); err != nil {
+	}
+	for len(s.pending) > 0 {
+		if err := s.finishFirst(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add maps j's record (at once, or on a worker) and finishes what is done.
+func (s *x12Stream) add(ctx context.Context, j *recordJob) error {
+	if s.workers <= 1 {
+		if j.rec != nil {
+			j.res, j.err = s.m.MapRecord(ctx, j.rec)
+		}
+		return s.finish(ctx, j)
+	}
+	if j.rec != nil && s.c.opts.Index != nil && j.rec.Kind() == x12.Kind835ClaimPayment {
+		// A payment joins with the claims indexed before it, in this
+		// message too: every earlier record is finished first.
+		for len(s.pending) > 0 {
+			if err := s.finishFirst(ctx); err != nil {
 				return err
 			}
 		}
+		j.res, j.err = s.m.MapRecord(ctx, j.rec)
+		return s.finish(ctx, j)
 	}
-	if len(failed) > 0 {
-		return &ConvertError{Failed: failed}
+	j.done = make(chan struct{})
+	if j.rec == nil {
+		close(j.done)
+	} else {
+		select {
+		case s.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-s.sem }()
+			defer close(j.done)
+			defer func() {
+				if r := recover(); r != nil {
+					j.res, j.err = nil, errMapperPanic
+				}
+			}()
+			j.res, j.err = s.m.MapRecord(s.mctx, j.rec)
+		}()
+	}
+	s.pending = append(s.pending, j)
+	// A window of records in flight keeps the workers busy while one is slow;
+	// records wait for their turn to be finished, so memory stays bounded.
+	for len(s.pending) > 4*s.workers {
+		if err := s.finishFirst(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finishFirst waits for the first pending record and finishes it.
+func (s *x12Stream) finishFirst(ctx context.Context) error {
+	j := s.pending[0]
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.pending[0] = nil
+	s.pending = s.pending[1:]
+	return s.finish(ctx, j)
+}
+
+// finish completes one record in input order.
+func (s *x12Stream) finish(ctx context.Context, j *recordJob) error {
+	if j.failed != nil {
+		s.failed = append(s.failed, *j.failed)
+		return nil
+	}
+	res, err := j.res, j.err
+	if err != nil {
+		var me *Error
+		if !errors.As(err, &me) {
+			return err
+		}
+		p := j.rec.Pos()
+		me.Pos.Record = j.n
+		if me.Pos.IsZero() || me.Pos.Offset == 0 && me.Pos.SegmentID == "" {
+			me.Pos = PositionOf(p, j.n)
+		}
+		s.failed = append(s.failed, RecordError{Pos: me.Pos, Err: me})
+		return nil
+	}
+	for i := range res.Unmet {
+		res.Unmet[i].Pos.Record = j.n
+	}
+	for i := range res.Warnings {
+		res.Warnings[i].Pos.Record = j.n
+	}
+	if s.c.opts.Index != nil {
+		if err := s.c.opts.Index.AddResources(res.Resources); err != nil {
+			return err
+		}
+	}
+	if s.c.opts.OnResult != nil {
+		s.c.opts.OnResult(ctx, j.rec, res)
+	}
+	out, err := s.recent.filter(res.Resources)
+	if err != nil {
+		return err
+	}
+	if len(out) > 0 {
+		return s.emit(out)
 	}
 	return nil
 }
