@@ -113,9 +113,12 @@ func NewFailedMessage(id string, metadata map[string]string, err error, ack AckF
 
 // NewStreamMessage returns a message whose body is not held in memory, for
 // records too large to hold (a file of any size): Body is nil, and each call
-// of Open calls open for a new reader of the whole body. open's errors, and
-// the reader's, must be PHI-free; a reader whose record changed since the
-// message was made should fail rather than mix versions.
+// of Open calls open for a new reader of the whole body. open may be called
+// by several goroutines at once (a converter, and a Rejecter keeping a copy
+// of the body). open's errors, and the reader's, must be PHI-free; a reader
+// whose record changed since the message was made should fail rather than
+// hand out bytes of another version (a streaming converter writes records
+// as it reads them).
 func NewStreamMessage(id string, open func() (io.ReadCloser, error), metadata map[string]string, ack AckFunc, as func(any) bool) *Message {
 	return &Message{ID: id, Metadata: metadata, ack: ack, as: as, open: open}
 }

@@ -35,11 +35,17 @@
 // again and reads it from disk, so a file of any size is converted in the
 // memory of the records in flight (fhirmap's X12 converter streams). A
 // streamed file must not change until its message is settled: Open, and the
-// reader at the end of the file, check that the file still has the size and
+// reader after every read, check that the file still has the size and
 // modification time of the message's version, and fail with an error
-// wrapping [ErrChanged] otherwise, rather than let one message mix two
-// versions (the engine then rejects that version; the new one is a new
-// message).
+// wrapping [ErrChanged] otherwise (the bytes of that read are not handed
+// out), rather than let one message mix two versions. A change that keeps
+// both the size and the modification time (a clock set back, a time
+// restored by touch) is not seen. fhirsync.Run then rejects that version (a
+// streaming converter's records mapped before the change are written: they
+// are of that version); the new version is a new message (with Watch, once
+// it settles; otherwise at the next Open, the checkpoint having the old
+// version done). A streamed file removed after its message was delivered
+// fails the same way, with an "open" [*FileError] wrapping fs.ErrNotExist.
 //
 // # Delivery
 //
@@ -87,7 +93,8 @@
 //
 // Acking such a message records the file as done, like any other; nacking it
 // makes the next Read try the file again. A file removed from Open's
-// directory after it was listed is skipped, not reported. Errors of the directory itself
+// directory after it was listed, before it is delivered, is skipped, not
+// reported. Errors of the directory itself
 // (unreadable root or subdirectory) are returned by Open or Read as a
 // *FileError: nothing can be listed past them.
 //
@@ -766,8 +773,8 @@ func (s *Source) message(f File, v version, body []byte, ferr *FileError) *sourc
 }
 
 // openVersion opens the streamed file f at version v: it fails with
-// ErrChanged when the file has another version now, and its reader does at
-// the end of the file when it changed while it was read.
+// ErrChanged when the file has another version now, and its reader does as
+// soon as the file changes while it is read.
 func openVersion(f File, v version) (io.ReadCloser, error) {
 	fh, err := os.Open(f.Abs)
 	if err != nil {
@@ -781,7 +788,12 @@ func openVersion(f File, v version) (io.ReadCloser, error) {
 	return sr, nil
 }
 
-// streamReader reads a streamed file and checks its version at the end.
+// streamReader reads a streamed file, never past the size of its version,
+// and checks the version after every read: a streaming converter maps (and
+// the engine writes) records as they are read, so no byte of another
+// version may be handed out, not even before the end of the file. A write
+// changes a file's modification time before its data, so bytes read while
+// the file changed are caught by the check that follows the read.
 type streamReader struct {
 	f    *os.File
 	file File
@@ -806,27 +818,53 @@ func (r *streamReader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if rest := r.want.Size - r.n; rest <= 0 {
+		// The whole version was read: the file must end here, unchanged.
+		var one [1]byte
+		n, err := r.f.Read(one[:])
+		switch {
+		case n > 0:
+			err = &FileError{Path: r.file.Path, Op: "read", Err: ErrChanged} // it grew
+		case err == io.EOF:
+			if cerr := r.check("read"); cerr != nil {
+				err = cerr
+			}
+		case err != nil:
+			err = &FileError{Path: r.file.Path, Op: "read", Err: err}
+		}
+		if err != nil {
+			r.err = err
+		}
+		return 0, err
+	} else if int64(len(p)) > rest {
+		p = p[:rest]
+	}
 	n, err := r.f.Read(p)
-	r.n += int64(n)
 	switch {
 	case err == io.EOF:
-		if cerr := r.check("read"); cerr != nil {
-			err = cerr
-		} else if r.n != r.want.Size {
-			err = &FileError{Path: r.file.Path, Op: "read", Err: ErrChanged}
+		if n > 0 {
+			err = nil // the next Read checks the end
+			break
 		}
+		// Shorter than its version: it was truncated.
+		err = &FileError{Path: r.file.Path, Op: "read", Err: ErrChanged}
 	case err != nil:
 		err = &FileError{Path: r.file.Path, Op: "read", Err: err}
 	}
-	if err != nil {
-		r.err = err
-		if n > 0 && err != io.EOF {
-			// The bytes read are not handed out before the version is
-			// known to be wrong.
-			return 0, err
-		}
+	if err == nil && n > 0 {
+		err = r.check("read")
 	}
-	return n, err
+	if err != nil {
+		// The bytes of this read are not handed out: they may be of
+		// another version, or follow a failure.
+		r.err = err
+		return 0, err
+	}
+	r.n += int64(n)
+	return n, nil
 }
 
 func (r *streamReader) Close() error { return r.f.Close() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,4 +146,114 @@ func TestStreamCheckpoint(t *testing.T) {
 		return m.Ack(context.Background())
 	}))
 	assert.Equal(t, []string{"two, corrected"}, got)
+}
+
+// TestStreamNoByteOfAnotherVersion: a streamed reader never hands out a byte
+// of a version other than the message's, even before the end of the file: a
+// streaming converter maps (and the engine writes) records as they are
+// read, so a change found only at the end would be found too late.
+func TestStreamNoByteOfAnotherVersion(t *testing.T) {
+	past := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+	orig := "ISA*ZZCANARYZZ~" + strings.Repeat("z", 256<<10)
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, p string)
+	}{
+		{"rewritten in place", func(t *testing.T, p string) {
+			f, err := os.OpenFile(p, os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteAt([]byte(strings.Repeat("#", 1000)), 200<<10)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+		}},
+		{"appended", func(t *testing.T, p string) {
+			f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteString(strings.Repeat("#", 1000))
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "a.x12")
+			write(t, dir, map[string]string{"a.x12": orig})
+			require.NoError(t, os.Chtimes(p, past, past))
+			_, m := readOne(t, dir, &filesource.Options{Stream: true})
+			rc, err := m.Open()
+			require.NoError(t, err)
+			defer rc.Close()
+			got := make([]byte, 100)
+			_, err = io.ReadFull(rc, got)
+			require.NoError(t, err)
+			tc.change(t, p)
+			buf := make([]byte, 4096)
+			for {
+				n, err := rc.Read(buf)
+				got = append(got, buf[:n]...)
+				if err != nil {
+					assert.ErrorIs(t, err, filesource.ErrChanged)
+					assert.NotContains(t, err.Error(), "ZZCANARYZZ")
+					break
+				}
+			}
+			// (Not assert.NotContains: it would print the whole body.)
+			assert.False(t, strings.Contains(string(got), "#"), "a byte of the new version was handed out")
+			assert.True(t, strings.HasPrefix(orig, string(got)), "only a prefix of the delivered version is read (%d bytes of %d)", len(got), len(orig))
+		})
+	}
+}
+
+// TestStreamSettling: a streamed message's file removed after delivery
+// fails Open (fs.ErrNotExist, PHI-free) and can still be acked; a nacked one
+// is delivered again as a new streamed message read from the start; a
+// reader open when the Source closes reads on.
+func TestStreamSettling(t *testing.T) {
+	ctx := context.Background()
+	body := "ISA*ZZCANARYZZ~" + strings.Repeat("s", 10000)
+	t.Run("removed after delivery", func(t *testing.T) {
+		dir := t.TempDir()
+		write(t, dir, map[string]string{"a.x12": body})
+		_, m := readOne(t, dir, &filesource.Options{Stream: true})
+		require.NoError(t, os.Remove(filepath.Join(dir, "a.x12")))
+		_, err := m.Open()
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+		var fe *filesource.FileError
+		require.ErrorAs(t, err, &fe)
+		assert.Equal(t, "open", fe.Op)
+		assert.NotContains(t, err.Error(), "ZZCANARYZZ")
+		require.NoError(t, m.Ack(ctx))
+	})
+	t.Run("nacked", func(t *testing.T) {
+		dir := t.TempDir()
+		write(t, dir, map[string]string{"a.x12": body})
+		src, m := readOne(t, dir, &filesource.Options{Stream: true})
+		rc, err := m.Open()
+		require.NoError(t, err)
+		_, err = io.ReadFull(rc, make([]byte, 10))
+		require.NoError(t, err)
+		require.NoError(t, rc.Close())
+		require.NoError(t, m.Nack(ctx, errors.New("try later")))
+		ms, err := src.Read(ctx)
+		require.NoError(t, err)
+		require.Len(t, ms, 1)
+		assert.Equal(t, m.ID, ms[0].ID)
+		b, err := ms[0].ReadBody()
+		require.NoError(t, err)
+		assert.Equal(t, body, string(b))
+		require.NoError(t, ms[0].Ack(ctx))
+	})
+	t.Run("closed while read", func(t *testing.T) {
+		dir := t.TempDir()
+		write(t, dir, map[string]string{"a.x12": body})
+		src, m := readOne(t, dir, &filesource.Options{Stream: true})
+		rc, err := m.Open()
+		require.NoError(t, err)
+		defer rc.Close()
+		require.NoError(t, src.Close())
+		b, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		assert.Equal(t, body, string(b))
+		assert.ErrorIs(t, m.Ack(ctx), source.ErrClosed)
+	})
 }
