@@ -561,7 +561,7 @@ func TestDecoderFixtures837D(t *testing.T) {
 	if c.Kind() != Kind837DClaim || c.Patient == nil || c.Patient.PatientInfo.Relationship != "01" {
 		t.Fatalf("837D: %s %+v", c.Kind(), c.Patient)
 	}
-	if c.Orthodontics == nil || c.Orthodontics.TotalMonths != "24" || len(c.ToothStatus) != 2 || c.ToothStatus[0].Status != "M" {
+	if c.Orthodontics == nil || c.Orthodontics.TotalMonths != "24" || len(c.ToothStatus) != 2 || c.ToothStatus[0].Status != "M" || c.ToothStatus[1].CodeQualifier != "JP" {
 		t.Errorf("DN1/DN2: %+v %+v", c.Orthodontics, c.ToothStatus)
 	}
 	l := c.Lines[0]
@@ -577,6 +577,9 @@ func TestDecoderFixtures837D(t *testing.T) {
 	}
 	if strings.Join(c.Lines[1].Dental.OralCavity, ",") != "L" {
 		t.Errorf("SV304: %+v", c.Lines[1].Dental)
+	}
+	if l2 := c.Lines[1]; l2.Contract == nil || l2.Contract.Amount != "200" || l2.ControlNumber() != "DLINE002" || c.Contract != nil {
+		t.Errorf("2400 CN1: line %+v, claim %+v", l2.Contract, c.Contract)
 	}
 }
 

@@ -129,7 +129,7 @@ var table837D = &txTable{
 	Loops: func() []loopSpec {
 		l := loops837Common(Kind837DClaim, "85")
 		l = patch(l, "2300", "DTP DN1 DN2 PWK CN1 AMT REF K3 NTE CRC HI HCP", 0)
-		l = patch(l, "2400", "SV3 TOO DTP QTY REF AMT NTE HCP", 50)
+		l = patch(l, "2400", "SV3 TOO DTP QTY CN1 REF AMT K3 NTE HCP", 50)
 		return append(l,
 			provider("2310A", "Referring Provider Name", "2300", 2, segs2310, "DN", "P3"),
 			provider("2310B", "Rendering Provider Name", "2300", 1, segs2310, "82"),

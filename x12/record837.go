@@ -30,6 +30,7 @@ type Claim837 struct {
 	AccidentState          string   `json:",omitempty"` // CLM11-4 auto accident state
 	AccidentCountry        string   `json:",omitempty"` // CLM11-5 auto accident country
 	SpecialProgram         string   `json:",omitempty"` // CLM12 special program indicator
+	SubmissionReason       string   `json:",omitempty"` // CLM19 claim submission reason code (D): "PB" predetermination of dental benefits, not a request for payment
 	DelayReason            string   `json:",omitempty"` // CLM20 delay reason code
 
 	Dates         Dates                `json:",omitempty"` // DTP: 431 onset, 472 service (D), 434 statement (I), 435 admission, 096 discharge, 439 accident...
@@ -150,6 +151,14 @@ type Contract struct {
 	Version  string `json:",omitempty"` // CN106 contract version identifier
 }
 
+// cn1 types a CN1 segment (claim or line contract information).
+func (b *binding) cn1(s *fields) *Contract {
+	c := take(&b.contracts)
+	*c = Contract{Type: b.req(s, 1), Amount: b.amount(s, 2, false), Percent: s.Element(3),
+		Code: s.Element(4), Discount: s.Element(5), Version: s.Element(6)}
+	return c
+}
+
 // InstitutionalInfo is CL1 (837I).
 type InstitutionalInfo struct {
 	AdmissionType   string `json:",omitempty"` // CL101 priority (type) of admission or visit (NUBC)
@@ -187,7 +196,7 @@ type Orthodontics struct {
 type ToothStatus struct {
 	Tooth         string `json:",omitempty"` // DN201 tooth number
 	Status        string `json:",omitempty"` // DN202 tooth status code: "M" missing, "E" to be extracted...
-	CodeQualifier string `json:",omitempty"` // DN204 code list qualifier code: "JP" universal national tooth designation
+	CodeQualifier string `json:",omitempty"` // DN206 code list qualifier code: "JP" universal national tooth designation
 }
 
 // OtherSubscriber837 is loop 2320 Other Subscriber Information with its 2330
@@ -226,6 +235,7 @@ type ServiceLine837 struct {
 	Quantities    Quantities            `json:",omitempty"` // QTY
 	Notes         []Note                `json:",omitempty"` // NTE
 	Attachments   []Attachment          `json:",omitempty"` // PWK
+	Contract      *Contract             `json:",omitempty"` // CN1 line contract information (P, D)
 	Drug          *Drug837              `json:",omitempty"` // loop 2410 Drug Identification
 	Providers     []Party               `json:",omitempty"` // loops 2420A–2420H line-level providers
 	Adjudications []LineAdjudication837 `json:",omitempty"` // loops 2430 Line Adjudication Information (coordination of benefits)
@@ -459,7 +469,7 @@ func record837(b *binding, base recordBase) Record {
 			c.ReleaseOfInformation, c.PatientSignatureSource = s.Element(9), s.Element(10)
 			c.RelatedCauses = b.components(s, 11, 1, 3)
 			c.AccidentState, c.AccidentCountry = s.Component(11, 4), s.Component(11, 5)
-			c.SpecialProgram, c.DelayReason = s.Element(12), s.Element(20)
+			c.SpecialProgram, c.SubmissionReason, c.DelayReason = s.Element(12), s.Element(19), s.Element(20)
 		case cDTP:
 			b.dates = append(b.dates, b.dtp(s))
 		case cREF:
@@ -471,9 +481,7 @@ func record837(b *binding, base recordBase) Record {
 		case cPWK:
 			b.pwks = append(b.pwks, pwk(s))
 		case cCN1:
-			c.Contract = take(&b.contracts)
-			*c.Contract = Contract{Type: b.req(s, 1), Amount: b.amount(s, 2, false), Percent: s.Element(3),
-				Code: s.Element(4), Discount: s.Element(5), Version: s.Element(6)}
+			c.Contract = b.cn1(s)
 		case cCL1:
 			c.Institutional = take(&b.cl1s)
 			*c.Institutional = InstitutionalInfo{AdmissionType: s.Element(1), AdmissionSource: s.Element(2), PatientStatus: s.Element(3)}
@@ -490,7 +498,7 @@ func record837(b *binding, base recordBase) Record {
 			c.Orthodontics = take(&b.dn1s)
 			*c.Orthodontics = Orthodontics{TotalMonths: s.Element(1), RemainingMonths: s.Element(2), Indicator: s.Element(3), Description: s.Element(4)}
 		case cDN2:
-			b.toothSt = append(b.toothSt, ToothStatus{Tooth: b.req(s, 1), Status: b.req(s, 2), CodeQualifier: s.Element(4)})
+			b.toothSt = append(b.toothSt, ToothStatus{Tooth: b.req(s, 1), Status: b.req(s, 2), CodeQualifier: s.Element(6)})
 		}
 	}
 	c.Dates, c.Refs, c.Amounts = cut(b.dates, m.d), cut(b.refs, m.r), cut(b.amts, m.a)
@@ -639,6 +647,8 @@ func (b *binding) line837(kind Kind, l *Loop, ln *ServiceLine837) {
 			b.notes = append(b.notes, nte(s))
 		case cPWK:
 			b.pwks = append(b.pwks, pwk(s))
+		case cCN1:
+			ln.Contract = b.cn1(s)
 		}
 	}
 	ln.Dates, ln.Refs, ln.Amounts, ln.Quantities = cut(b.dates, m.d), cut(b.refs, m.r), cut(b.amts, m.a), cut(b.qtys, m.q)

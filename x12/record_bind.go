@@ -496,7 +496,10 @@ func mia(b *binding, s *fields) *InpatientAdjudication {
 	*m = InpatientAdjudication{
 		CoveredDays: s.Element(1), PPSOperatingOutlier: b.amount(s, 2, false), LifetimePsychiatricDays: s.Element(3),
 		DRGAmount: b.amount(s, 4, false), DisproportionateShare: b.amount(s, 6, false), MSPPassThrough: b.amount(s, 7, false),
-		PPSCapital: b.amount(s, 8, false), CostReportDays: s.Element(15), IndirectTeaching: b.amount(s, 18, false),
+		PPSCapital: b.amount(s, 8, false), PPSCapitalFSPDRG: b.amount(s, 9, false), PPSCapitalHSPDRG: b.amount(s, 10, false),
+		PPSCapitalDSHDRG: b.amount(s, 11, false), OldCapital: b.amount(s, 12, false), PPSCapitalIME: b.amount(s, 13, false),
+		PPSOperatingHospitalSpecificDRG: b.amount(s, 14, false), CostReportDays: s.Element(15),
+		PPSOperatingFederalSpecificDRG: b.amount(s, 16, false), PPSCapitalOutlier: b.amount(s, 17, false), IndirectTeaching: b.amount(s, 18, false),
 		NonPayableProfessional: b.amount(s, 19, false), PPSCapitalException: b.amount(s, 24, false),
 		Remarks: b.elements(s, 5, 20, 21, 22, 23),
 	}

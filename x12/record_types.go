@@ -240,18 +240,26 @@ func (c HealthCareCode) IsDiagnosis() bool {
 
 // InpatientAdjudication is MIA (835 loop 2100, 837I loop 2320).
 type InpatientAdjudication struct {
-	CoveredDays             string   `json:",omitempty"` // MIA01 covered days or visits count
-	PPSOperatingOutlier     Amount   `json:",omitempty"` // MIA02 PPS operating outlier amount
-	LifetimePsychiatricDays string   `json:",omitempty"` // MIA03 lifetime psychiatric days count
-	DRGAmount               Amount   `json:",omitempty"` // MIA04 claim DRG amount
-	DisproportionateShare   Amount   `json:",omitempty"` // MIA06 claim disproportionate share amount
-	MSPPassThrough          Amount   `json:",omitempty"` // MIA07 claim MSP pass-through amount
-	PPSCapital              Amount   `json:",omitempty"` // MIA08 claim PPS capital amount
-	IndirectTeaching        Amount   `json:",omitempty"` // MIA18 claim indirect teaching amount
-	NonPayableProfessional  Amount   `json:",omitempty"` // MIA19 non-payable professional component amount
-	Remarks                 []string `json:",omitempty"` // MIA05, MIA20–MIA23 claim payment remark codes (RARC)
-	PPSCapitalException     Amount   `json:",omitempty"` // MIA24 PPS capital exception amount
-	CostReportDays          string   `json:",omitempty"` // MIA15 cost report day count
+	CoveredDays                     string   `json:",omitempty"` // MIA01 covered days or visits count
+	PPSOperatingOutlier             Amount   `json:",omitempty"` // MIA02 PPS operating outlier amount
+	LifetimePsychiatricDays         string   `json:",omitempty"` // MIA03 lifetime psychiatric days count
+	DRGAmount                       Amount   `json:",omitempty"` // MIA04 claim DRG amount
+	DisproportionateShare           Amount   `json:",omitempty"` // MIA06 claim disproportionate share amount
+	MSPPassThrough                  Amount   `json:",omitempty"` // MIA07 claim MSP pass-through amount
+	PPSCapital                      Amount   `json:",omitempty"` // MIA08 claim PPS capital amount
+	PPSCapitalFSPDRG                Amount   `json:",omitempty"` // MIA09 PPS-capital FSP DRG amount
+	PPSCapitalHSPDRG                Amount   `json:",omitempty"` // MIA10 PPS-capital HSP DRG amount
+	PPSCapitalDSHDRG                Amount   `json:",omitempty"` // MIA11 PPS-capital DSH DRG amount
+	OldCapital                      Amount   `json:",omitempty"` // MIA12 old capital amount
+	PPSCapitalIME                   Amount   `json:",omitempty"` // MIA13 PPS-capital IME amount
+	PPSOperatingHospitalSpecificDRG Amount   `json:",omitempty"` // MIA14 PPS-operating hospital specific DRG amount
+	PPSOperatingFederalSpecificDRG  Amount   `json:",omitempty"` // MIA16 PPS-operating federal specific DRG amount
+	PPSCapitalOutlier               Amount   `json:",omitempty"` // MIA17 claim PPS capital outlier amount
+	IndirectTeaching                Amount   `json:",omitempty"` // MIA18 claim indirect teaching amount
+	NonPayableProfessional          Amount   `json:",omitempty"` // MIA19 non-payable professional component amount
+	Remarks                         []string `json:",omitempty"` // MIA05, MIA20–MIA23 claim payment remark codes (RARC)
+	PPSCapitalException             Amount   `json:",omitempty"` // MIA24 PPS capital exception amount
+	CostReportDays                  string   `json:",omitempty"` // MIA15 cost report day count
 }
 
 // OutpatientAdjudication is MOA (835 loop 2100, 837 loop 2320).
