@@ -138,7 +138,7 @@ type Source struct {
 	queue  []*source.Message // messages of the current session only
 	err    error             // terminal *StreamError, returned by Read
 	closed bool
-	ready  chan struct{} // cap 1: queue or err changed
+	ready  chan struct{} // cap 1: the queue changed (wakes one Read; done wakes all)
 	room   chan struct{} // cap 1: the queue fell below BufferSize
 
 	stopCtx   context.Context // cancelled by Close: ends the pump
@@ -507,7 +507,8 @@ func (s *Source) Read(ctx context.Context) ([]*source.Message, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-s.ready:
-		case <-s.stopCtx.Done():
+		case <-s.stopCtx.Done(): // Close
+		case <-s.done: // the pump ended: wakes every blocked Read, where ready wakes one
 		}
 	}
 }

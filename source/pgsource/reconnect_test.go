@@ -386,13 +386,14 @@ func TestReconnectPermanent(t *testing.T) {
 
 // proxy forwards TCP connections to Postgres, and can cut them (both ends
 // closed), freeze them (nothing forwarded, nothing closed: a network that
-// drops packets) or refuse new ones.
+// drops packets), refuse new ones or freeze new ones from the start.
 type proxy struct {
-	ln     net.Listener
-	target string
-	refuse atomic.Bool
-	mu     sync.Mutex
-	pairs  []*pair
+	ln        net.Listener
+	target    string
+	refuse    atomic.Bool
+	freezeNew atomic.Bool
+	mu        sync.Mutex
+	pairs     []*pair
 }
 
 type pair struct {
@@ -466,6 +467,7 @@ func (p *proxy) serve() {
 			continue
 		}
 		pr := &pair{client: c, server: s}
+		pr.frozen.Store(p.freezeNew.Load())
 		p.mu.Lock()
 		p.pairs = append(p.pairs, pr)
 		p.mu.Unlock()

@@ -1,0 +1,163 @@
+package pgsource_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fhirsync/fhirsync/source"
+	"github.com/fhirsync/fhirsync/source/pgsource"
+)
+
+// TestConcurrentReadersSeeTheEnd: every Read blocked when the Source stops
+// streaming for good returns the *StreamError, and every Read blocked when
+// it is closed returns source.ErrClosed, not only the first one woken.
+func TestConcurrentReadersSeeTheEnd(t *testing.T) {
+	cases := []struct {
+		name string
+		end  func(ctx context.Context, f *fixture, src *pgsource.Source)
+		want func(error) bool
+	}{
+		{"stream failed for good", func(ctx context.Context, f *fixture, _ *pgsource.Source) {
+			f.terminateWalsender(ctx)
+		}, func(err error) bool {
+			var se *pgsource.StreamError
+			return errors.As(err, &se)
+		}},
+		{"closed", func(_ context.Context, _ *fixture, src *pgsource.Source) {
+			if err := src.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		}, func(err error) bool { return errors.Is(err, source.ErrClosed) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			f := newFixture(t, "id int PRIMARY KEY", true)
+			src := f.open(ctx, &pgsource.Options{MaxReconnects: -1})
+			f.waitWalsender(ctx, "streamed", func(p int) bool { return p != 0 })
+			const readers = 4
+			errs := make(chan error, readers)
+			var started sync.WaitGroup
+			for range readers {
+				started.Add(1)
+				go func() {
+					started.Done()
+					_, err := src.Read(ctx)
+					errs <- err
+				}()
+			}
+			started.Wait()
+			time.Sleep(100 * time.Millisecond) // all of them block in Read
+			c.end(ctx, f, src)
+			timeout := time.After(5 * time.Second)
+			for i := range readers {
+				select {
+				case err := <-errs:
+					if !c.want(err) {
+						t.Errorf("Read %d = %v", i, err)
+					}
+				case <-timeout:
+					t.Fatalf("%d of %d concurrent Reads still blocked 5s after the end", readers-i, readers)
+				}
+			}
+		})
+	}
+}
+
+// pgsourceGoroutines returns the stacks of goroutines running pgsource
+// code (not this test package's).
+func pgsourceGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "fhirsync/source/pgsource.") && !strings.Contains(g, "pgsource_test.") && !strings.Contains(g, "testing.tRunner") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// waitNoPgsourceGoroutines fails unless the Source's goroutines are gone
+// shortly after Close.
+func waitNoPgsourceGoroutines(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		left := pgsourceGoroutines()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pgsource goroutines left after Close:\n%s", len(left), strings.Join(left, "\n\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCloseDuringReconnect: Close while the Source waits between attempts,
+// or while an attempt hangs on a server that accepts the connection and
+// never answers, returns promptly and leaves no goroutine behind; Read
+// then returns source.ErrClosed.
+func TestCloseDuringReconnect(t *testing.T) {
+	cases := []struct {
+		name  string
+		delay time.Duration
+		cut   func(p *proxy)
+	}{
+		{"waiting for the next attempt", 10 * time.Second, func(p *proxy) {
+			p.refuse.Store(true)
+			p.each(func(pr *pair) { pr.kill() })
+		}},
+		{"attempt hanging", 10 * time.Millisecond, func(p *proxy) {
+			p.freezeNew.Store(true)
+			p.each(func(pr *pair) { pr.kill() })
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			f := newFixture(t, "id int PRIMARY KEY", true)
+			p, via := newProxy(t, f)
+			mp, reader := newMeter()
+			src := f.openVia(ctx, via, pgsource.Options{ReconnectDelay: c.delay, MeterProvider: mp})
+			f.waitWalsender(ctx, "streamed", func(p int) bool { return p != 0 })
+			c.cut(p)
+			if c.delay < time.Second {
+				// An attempt is under way once the proxy holds its connection.
+				for n := 0; n < 2; {
+					p.mu.Lock()
+					n = len(p.pairs)
+					p.mu.Unlock()
+					if ctx.Err() != nil {
+						t.Fatal("no reconnection attempt")
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				time.Sleep(100 * time.Millisecond)
+			} else {
+				f.waitWalsender(ctx, "released", func(p int) bool { return p == 0 })
+				time.Sleep(100 * time.Millisecond)
+			}
+			began := time.Now()
+			if err := src.Close(); err != nil {
+				t.Errorf("Close = %v, want nil", err)
+			}
+			if d := time.Since(began); d > time.Second {
+				t.Errorf("Close took %s during a reconnection", d)
+			}
+			if _, err := src.Read(ctx); !errors.Is(err, source.ErrClosed) {
+				t.Errorf("Read after Close = %v, want source.ErrClosed", err)
+			}
+			waitNoPgsourceGoroutines(t)
+			if got := reconnectCounts(ctx, t, reader); got["ok"] != 0 {
+				t.Errorf("reconnects = %v, want none ok", got)
+			}
+		})
+	}
+}
