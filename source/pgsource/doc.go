@@ -154,7 +154,9 @@
 // error other than connection, resource and shutdown conditions, and data
 // the Source cannot decode ([ErrProtocol]). Then, as when the attempts run
 // out or reconnection is disabled, Read returns a [*StreamError] on every
-// call: its Permanent field tells the two apart, errors.Is finds the
+// call (to every concurrent Read; it matches source.ErrPermanent either
+// way, since no retry of Read can help, so fhirsync.Run stops at once):
+// its Permanent field tells the two apart, errors.Is finds the
 // sentinel ([ErrNoSlot], [ErrNoPublication], [ErrNotLogical],
 // [ErrSlotMismatch], [ErrProtocol]) and errors.As the *pgconn.PgError. Close
 // the Source; a new one resumes from the slot's confirmed position once the

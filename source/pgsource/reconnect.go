@@ -82,9 +82,12 @@ func (e *StreamError) Error() string {
 // Unwrap returns the cause.
 func (e *StreamError) Unwrap() error { return e.Err }
 
-// Is reports whether target is source.ErrPermanent and the failure is
-// permanent, so that fhirsync.Run stops at once rather than retry Read.
-func (e *StreamError) Is(target error) bool { return target == source.ErrPermanent && e.Permanent }
+// Is reports whether target is source.ErrPermanent, which every
+// StreamError matches: the Source that returned it has stopped streaming
+// and returns it from every Read, so retrying Read cannot help, and
+// fhirsync.Run stops at once. (Permanent tells whether a new Source on the
+// slot would fail the same way.)
+func (e *StreamError) Is(target error) bool { return target == source.ErrPermanent }
 
 // transientCodes are the SQLSTATEs of failures that reconnecting may fix:
 // class 08 (connection exception) and 53 (insufficient resources: too many
