@@ -3,7 +3,7 @@ package x12
 // Delimiters are the four separators taken from the ISA segment of an interchange.
 type Delimiters struct {
 	Element    byte // element separator: ISA offset 3
-	Repetition byte // repetition separator: ISA11 (offset 82); 0 when ISA11 is a letter or digit (4010 "U": no repetitions)
+	Repetition byte // repetition separator: ISA11 (offset 82); 0 when ISA11 is a letter, digit or space (4010 "U": no repetitions)
 	Component  byte // component separator: ISA16 (offset 104)
 	Segment    byte // segment terminator: the byte after ISA16 (offset 105)
 }
@@ -103,8 +103,11 @@ func parseISA(b []byte, tolerant, atEOF bool) isaResult {
 			}
 		}
 	}
-	if isAlnum(r.d.Repetition) {
-		r.d.Repetition = 0 // 4010 and earlier: ISA11 is the standards id "U"
+	if isAlnum(r.d.Repetition) || r.d.Repetition == ' ' {
+		// 4010 and earlier: ISA11 is the standards id "U". A space (a
+		// malformed ISA11) is no separator either: taking it as one would
+		// cut every value at its spaces.
+		r.d.Repetition = 0
 	}
 	d := r.d
 	switch {
