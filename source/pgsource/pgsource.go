@@ -561,11 +561,12 @@ func (s *Source) run() {
 			return
 		}
 		if permanent(err) || s.opts.MaxReconnects < 0 {
-			s.fail(&StreamError{Slot: s.slot, Permanent: permanent(err), Err: err})
+			s.fail(&StreamError{Slot: s.slot, Permanent: permanent(err), Err: s.explain(err)})
 			return
 		}
 		next, serr := s.reconnect(confirmed)
 		if serr != nil {
+			serr.Err = s.explain(serr.Err)
 			s.fail(serr)
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -121,6 +122,39 @@ func permanent(err error) bool {
 	}
 	var certErr *tls.CertificateVerificationError
 	return errors.As(err, &certErr)
+}
+
+// explain adds the sentinel to a failure the server reported as a missing
+// object (SQLSTATE 42704, undefined_object): a publication dropped while
+// the Source streams fails the stream at the next change, a slot dropped
+// between the check and START_REPLICATION fails that command, and the
+// server's text (which may be translated) does not say which. A new
+// connection then looks the publication and the slot up: err comes back
+// wrapping [ErrNoPublication] or [ErrNoSlot] when one is missing, else
+// (or when the lookup fails) as it was.
+func (s *Source) explain(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42704" || errors.Is(err, ErrNoPublication) || errors.Is(err, ErrNoSlot) {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(s.stopCtx, closeTimeout)
+	defer cancel()
+	conn, cerr := pgconn.ConnectConfig(ctx, s.cfg)
+	if cerr != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		_ = conn.Close(closeCtx)
+		cancel()
+	}()
+	if perr := ensurePublication(ctx, conn, s.publication, Options{}, s.log); errors.Is(perr, ErrNoPublication) {
+		return fmt.Errorf("%w: %s: %w", ErrNoPublication, s.publication, err)
+	}
+	if _, serr := ensureSlot(ctx, conn, s.slot, s.db, Options{}, s.log); errors.Is(serr, ErrNoSlot) {
+		return fmt.Errorf("%w: %s: %w", ErrNoSlot, s.slot, err)
+	}
+	return err
 }
 
 // reconnectTimeout bounds one reconnection attempt: the connection, the

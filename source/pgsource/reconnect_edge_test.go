@@ -11,6 +11,7 @@ import (
 
 	"github.com/fhirsync/fhirsync/source"
 	"github.com/fhirsync/fhirsync/source/pgsource"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TestConcurrentReadersSeeTheEnd: every Read blocked when the Source stops
@@ -160,4 +161,32 @@ func TestCloseDuringReconnect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPublicationDroppedWhileStreaming: a publication dropped while the
+// Source streams makes the server fail the stream at the next change
+// (SQLSTATE 42704): Read returns a permanent *StreamError that errors.Is
+// finds ErrNoPublication in, as when the drop is found on a reconnection,
+// and errors.As the server's error; no row data in it.
+func TestPublicationDroppedWhileStreaming(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFixture(t, "id int PRIMARY KEY, name text", true)
+	src := f.open(ctx, &pgsource.Options{ReconnectDelay: 20 * time.Millisecond})
+	f.exec(ctx, "INSERT INTO "+f.table+" VALUES (1, $1)", canary)
+	ackAll(ctx, t, readN(ctx, t, src, 1))
+	f.exec(ctx, "DROP PUBLICATION "+f.name)
+	f.exec(ctx, "INSERT INTO "+f.table+" VALUES (2, $1)", canary)
+	_, err := src.Read(ctx)
+	var se *pgsource.StreamError
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &se) || !se.Permanent || !errors.Is(err, pgsource.ErrNoPublication) || !errors.As(err, &pgErr) || pgErr.Code != "42704" {
+		t.Fatalf("Read = %v (%+v), want a permanent *StreamError wrapping ErrNoPublication and the server's 42704", err, se)
+	}
+	if strings.Contains(err.Error(), canary) {
+		t.Error("the error holds the canary")
+	}
+	if err := src.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	waitNoPgsourceGoroutines(t)
 }
