@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/fhirsync/fhirsync/source"
 )
@@ -99,30 +100,48 @@ func (f RejecterFunc) Reject(ctx context.Context, r *Rejection) error { return f
 // copied once, streaming, into a file under "bodies/" that every rejection
 // of that message refers to: a file whose server refused a hundred
 // resources is stored once, not a hundred times. Read a record's body with
-// OpenBody, whichever way it was kept.
+// OpenBody, whichever way it was kept. The DirRejecter remembers which
+// messages have a body file without keeping the messages alive.
+//
+// Remove is safe alongside Reject calls of the same DirRejecter. Another
+// process recording rejections into the same directory at the same time
+// (a running service, while a replay tool removes records) could refer to
+// a body file Remove deletes: replay through the service's own DirRejecter,
+// or while the service is stopped. A crash can leave, besides the records,
+// files no record refers to (".tmp-*" files, a body file copied just
+// before): purge them with the rest by your retention rules.
 type DirRejecter struct {
 	dir string
 	mu  sync.Mutex
 	n   uint64
-	// bodies remembers the body files of recent messages, so that the
-	// rejections of one message share one copy.
-	bodies     map[*source.Message]*bodyCopy
-	bodyOrder  []*source.Message
+	// bodies remembers the body files of messages, so that the rejections
+	// of one message share one copy; its keys do not keep the messages (and
+	// their bodies) alive, and the entries of collected messages are
+	// dropped as it grows.
+	bodies     map[weak.Pointer[source.Message]]*bodyCopy
+	pruneAt    int
 	bodiesMade uint64
+	// using counts, by body file, the Rejects between taking the file and
+	// writing their record; released is signalled when a count drops to 0.
+	using    map[string]int
+	released *sync.Cond
 }
 
-// bodyCopy is a message's body file being written, or written.
+// bodyCopy is a message's body file being written, or written. Its fields
+// are set under DirRejecter.mu before done is closed.
 type bodyCopy struct {
-	done chan struct{}
-	name string // relative to the directory
-	err  error  // why the body could not be kept (PHI-free)
+	done    chan struct{}
+	name    string // relative to the directory
+	err     error  // why the body could not be kept (PHI-free)
+	removed bool   // Remove deleted the file: copy the body again
 }
 
-// Bodies kept inline, and how many messages' body files are remembered.
+// Bodies kept inline, and the size of the body map below which it is not
+// pruned.
 const (
-	inlineBodyMax    = 64 << 10
-	rememberedBodies = 256
-	bodiesDir        = "bodies"
+	inlineBodyMax = 64 << 10
+	minBodiesMap  = 64
+	bodiesDir     = "bodies"
 )
 
 // NewDirRejecter returns a DirRejecter writing into dir, which it creates
@@ -131,7 +150,9 @@ func NewDirRejecter(dir string) (*DirRejecter, error) {
 	if err := os.MkdirAll(filepath.Join(dir, bodiesDir), 0o700); err != nil {
 		return nil, fmt.Errorf("fhirsync: reject directory: %w", err)
 	}
-	return &DirRejecter{dir: dir, bodies: map[*source.Message]*bodyCopy{}}, nil
+	d := &DirRejecter{dir: dir, bodies: map[weak.Pointer[source.Message]]*bodyCopy{}, pruneAt: minBodiesMap, using: map[string]int{}}
+	d.released = sync.NewCond(&d.mu)
+	return d, nil
 }
 
 // RejectRecord is the content of one DirRejecter file.
@@ -174,7 +195,10 @@ func (d *DirRejecter) Reject(ctx context.Context, r *Rejection) error {
 		default:
 			bc, err := d.bodyFile(ctx, m)
 			if err != nil {
-				return err // the context ended
+				return err // the context ended, or the copy could not be written
+			}
+			if bc.name != "" {
+				defer d.release(bc.name) // once the record referring to it is written
 			}
 			rec.BodyFile = bc.name
 			if bc.err != nil {
@@ -199,89 +223,194 @@ func (d *DirRejecter) Reject(ctx context.Context, r *Rejection) error {
 
 // bodyFile returns the body file of m, writing it unless a rejection of m
 // already did. A body that cannot be read is reported in the copy's err, so
-// that the rejection is still recorded; a failure to write the copy is
-// not remembered, so that the next try writes it again.
+// that the rejection is still recorded; a copy that could not be written,
+// or was cut short by ctx, is not remembered, so that the next try writes
+// it again. A copy returned with a name is in use (see release) until the
+// caller has written its record.
 func (d *DirRejecter) bodyFile(ctx context.Context, m *source.Message) (*bodyCopy, error) {
-	d.mu.Lock()
-	bc, ok := d.bodies[m]
-	if !ok {
-		bc = &bodyCopy{done: make(chan struct{})}
-		d.bodies[m] = bc
-		d.bodyOrder = append(d.bodyOrder, m)
-		if len(d.bodyOrder) > rememberedBodies {
-			delete(d.bodies, d.bodyOrder[0])
-			d.bodyOrder = d.bodyOrder[1:]
+	key := weak.Make(m)
+	for {
+		d.mu.Lock()
+		bc, ok := d.bodies[key]
+		if !ok {
+			break // d.mu held: make it
 		}
-		d.bodiesMade++
-	}
-	seq := d.bodiesMade
-	d.mu.Unlock()
-	if ok {
+		d.mu.Unlock()
 		select {
 		case <-bc.done:
-			if bc.name != "" || bc.err != nil {
-				return bc, nil
-			}
-			return d.bodyFile(ctx, m) // the writer failed and forgot it: try again
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		d.mu.Lock()
+		switch {
+		case bc.name != "" && !bc.removed:
+			d.using[bc.name]++
+			d.mu.Unlock()
+			return bc, nil
+		case bc.name == "" && bc.err != nil:
+			d.mu.Unlock()
+			return bc, nil
+		}
+		// Its writer failed, or Remove deleted it: copy it again.
+		if d.bodies[key] == bc {
+			delete(d.bodies, key)
+		}
+		d.mu.Unlock()
 	}
+	bc := &bodyCopy{done: make(chan struct{})}
+	d.bodies[key] = bc
+	d.prune()
+	d.bodiesMade++
+	seq := d.bodiesMade
+	d.mu.Unlock()
 	defer close(bc.done)
+
+	forget := func(err error) (*bodyCopy, error) {
+		d.mu.Lock()
+		if d.bodies[key] == bc {
+			delete(d.bodies, key)
+		}
+		d.mu.Unlock()
+		return nil, err
+	}
 	name := filepath.ToSlash(filepath.Join(bodiesDir, time.Now().UTC().Format("20060102T150405.000000000Z")+"-"+fmt.Sprintf("%020d", seq)+".body"))
 	rc, err := m.Open()
 	if err != nil {
+		d.mu.Lock()
 		bc.err = fmt.Errorf("fhirsync: body not kept: %w", err)
+		d.mu.Unlock()
 		return bc, nil
 	}
-	werr, rerr := writeReaderDurable(filepath.Join(d.dir, bodiesDir), filepath.Base(name), rc)
+	werr, rerr := writeReaderDurable(filepath.Join(d.dir, bodiesDir), filepath.Base(name), ctxReader{ctx, rc})
 	rc.Close()
 	switch {
+	case rerr != nil && ctx.Err() != nil && errors.Is(rerr, ctx.Err()):
+		return forget(ctx.Err())
 	case rerr != nil:
+		d.mu.Lock()
 		bc.err = fmt.Errorf("fhirsync: body not kept: %w", rerr)
+		d.mu.Unlock()
 		return bc, nil
 	case werr != nil:
-		d.mu.Lock()
-		if d.bodies[m] == bc {
-			delete(d.bodies, m)
-		}
-		d.mu.Unlock()
-		return nil, werr
+		return forget(werr)
 	}
+	d.mu.Lock()
 	bc.name = name
+	d.using[name]++
+	d.mu.Unlock()
 	return bc, nil
+}
+
+// release ends a use of the body file name taken by bodyFile.
+func (d *DirRejecter) release(name string) {
+	d.mu.Lock()
+	if d.using[name]--; d.using[name] <= 0 {
+		delete(d.using, name)
+		d.released.Broadcast()
+	}
+	d.mu.Unlock()
+}
+
+// prune drops the entries of collected messages once the map doubled since
+// the last pruning. d.mu must be held.
+func (d *DirRejecter) prune() {
+	if len(d.bodies) < d.pruneAt {
+		return
+	}
+	for k, bc := range d.bodies {
+		if k.Value() == nil {
+			select {
+			case <-bc.done:
+				delete(d.bodies, k)
+			default: // still being written (its writer holds the message)
+			}
+		}
+	}
+	d.pruneAt = max(2*len(d.bodies), minBodiesMap)
+}
+
+// ctxReader reads r until ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // OpenBody returns a reader of rec's body, kept inline or in a body file. A
 // record without a body (its message had none, or BodyError says why it
-// could not be kept) gives an empty reader.
+// could not be kept) gives an empty reader. A BodyFile that does not name a
+// file of "bodies/" is refused.
 func (d *DirRejecter) OpenBody(rec RejectRecord) (io.ReadCloser, error) {
 	if rec.BodyFile == "" {
 		return io.NopCloser(bytes.NewReader(rec.Body)), nil
 	}
-	name := filepath.FromSlash(rec.BodyFile)
-	if !filepath.IsLocal(name) {
-		return nil, fmt.Errorf("fhirsync: reject record %s: body file outside the directory", rec.Name)
+	p, err := d.bodyPath(rec)
+	if err != nil {
+		return nil, err
 	}
-	f, err := os.Open(filepath.Join(d.dir, name))
+	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("fhirsync: reject record %s: %w", rec.Name, err)
 	}
 	return f, nil
 }
 
+// bodyPath returns the path of rec's body file, which must be a file
+// directly under "bodies/" (record files can be edited by anyone who can
+// write the directory: they must not reach elsewhere).
+func (d *DirRejecter) bodyPath(rec RejectRecord) (string, error) {
+	base, ok := strings.CutPrefix(rec.BodyFile, bodiesDir+"/")
+	if !ok || !isPlainName(base) {
+		return "", fmt.Errorf("fhirsync: reject record %s: body file not under %s/", rec.Name, bodiesDir)
+	}
+	return filepath.Join(d.dir, bodiesDir, base), nil
+}
+
+// isPlainName reports whether name is a file name without a directory.
+func isPlainName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, `/\`) && filepath.IsLocal(name)
+}
+
 // Remove deletes rec's file (rec as given by Records), once its replay is
 // written, and its body file when no other record refers to it.
 func (d *DirRejecter) Remove(rec RejectRecord) error {
-	if rec.Name == "" || !filepath.IsLocal(rec.Name) {
+	if !isPlainName(rec.Name) || !strings.HasSuffix(rec.Name, ".json") {
 		return errors.New("fhirsync: Remove needs a record given by Records")
+	}
+	var body string
+	if rec.BodyFile != "" {
+		p, err := d.bodyPath(rec)
+		if err != nil {
+			return err
+		}
+		body = p
 	}
 	if err := os.Remove(filepath.Join(d.dir, rec.Name)); err != nil {
 		return fmt.Errorf("fhirsync: reject record: %w", err)
 	}
-	if rec.BodyFile == "" {
+	if body == "" {
 		return nil
 	}
+	// First stop new rejections from taking the body file (they copy the
+	// body again), and wait for those that took it to write their records;
+	// then look for records that refer to it.
+	d.mu.Lock()
+	for k, bc := range d.bodies {
+		if bc.name == rec.BodyFile {
+			bc.removed = true
+			delete(d.bodies, k)
+		}
+	}
+	for d.using[rec.BodyFile] > 0 {
+		d.released.Wait()
+	}
+	d.mu.Unlock()
 	for other, err := range d.Records() {
 		if err != nil {
 			return err
@@ -290,7 +419,7 @@ func (d *DirRejecter) Remove(rec RejectRecord) error {
 			return nil // still referred to
 		}
 	}
-	if err := os.Remove(filepath.Join(d.dir, filepath.FromSlash(rec.BodyFile))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(body); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("fhirsync: reject body: %w", err)
 	}
 	return nil

@@ -3,14 +3,18 @@ package fhirsync_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -159,4 +163,222 @@ func TestDirRejecterWriteFailure(t *testing.T) {
 	recs := records(t, rej)
 	require.Len(t, recs, 1)
 	assert.Len(t, body(t, rej, recs[0]), 100<<10)
+}
+
+// rejectOnce records one write rejection of m.
+func rejectOnce(t *testing.T, ctx context.Context, rej *fhirsync.DirRejecter, m *source.Message) error {
+	t.Helper()
+	return rej.Reject(ctx, &fhirsync.Rejection{Message: m, Stage: fhirsync.StageWrite, Err: errors.New("HTTP 422"), Resource: "Claim/x", Time: time.Now()})
+}
+
+// streamedMsg returns a streamed message whose body is b.
+func streamedMsg(b string) *source.Message {
+	return source.NewStreamMessage("in.x12@1", func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(b)), nil
+	}, map[string]string{"path": "in.x12"}, nil, nil)
+}
+
+// TestDirRejecterDoesNotPinMessages: the DirRejecter remembers which body
+// file a message has without keeping the message (and its body) alive once
+// the engine is done with it: a large body in memory must be freed.
+func TestDirRejecterDoesNotPinMessages(t *testing.T) {
+	rej, err := fhirsync.NewDirRejecter(t.TempDir())
+	require.NoError(t, err)
+	w := func() weak.Pointer[source.Message] {
+		m := source.NewMessage("m@1", bytes.Repeat([]byte("CLM*"+canary+"~"), 1<<18), nil, nil, nil) // 4 MiB
+		require.NoError(t, rejectOnce(t, context.Background(), rej, m))
+		return weak.Make(m)
+	}()
+	for range 5 {
+		runtime.GC()
+		if w.Value() == nil {
+			break
+		}
+	}
+	assert.Nil(t, w.Value(), "the DirRejecter keeps a settled message (and its body) alive")
+	runtime.KeepAlive(rej)
+}
+
+// TestDirRejecterRejectAfterRemove: a rejection of a message recorded after
+// Remove deleted the message's body file gets its own copy, not a
+// reference to the deleted file.
+func TestDirRejecterRejectAfterRemove(t *testing.T) {
+	ctx := context.Background()
+	rej, err := fhirsync.NewDirRejecter(t.TempDir())
+	require.NoError(t, err)
+	large := strings.Repeat("CLM*"+canary+"~", 10000)
+	for _, m := range []*source.Message{streamedMsg(large), source.NewMessage("m@1", []byte(large), nil, nil, nil)} {
+		require.NoError(t, rejectOnce(t, ctx, rej, m))
+		recs := records(t, rej)
+		require.Len(t, recs, 1)
+		require.NoError(t, rej.Remove(recs[0]))
+		require.NoError(t, rejectOnce(t, ctx, rej, m))
+		recs = records(t, rej)
+		require.Len(t, recs, 1)
+		rc, err := rej.OpenBody(recs[0])
+		require.NoError(t, err, "the record refers to a body file Remove deleted")
+		b, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		require.NoError(t, rc.Close())
+		assert.Equal(t, large, string(b))
+		require.NoError(t, rej.Remove(recs[0]))
+	}
+}
+
+// TestDirRejecterRemoveWhileRejecting: Remove running while rejections of
+// the same message are recorded never deletes a body file a record refers
+// to, and leaves no body file that none refers to.
+func TestDirRejecterRemoveWhileRejecting(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	rej, err := fhirsync.NewDirRejecter(dir)
+	require.NoError(t, err)
+	large := strings.Repeat("CLM*"+canary+"~", 10000)
+	m := streamedMsg(large)
+	stop := make(chan struct{})
+	var removers sync.WaitGroup
+	for range 2 {
+		removers.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for r, err := range rej.Records() {
+					if err != nil {
+						continue // removed by the other remover meanwhile
+					}
+					if err := rej.Remove(r); err != nil && !errors.Is(err, fs.ErrNotExist) {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	var rejecters sync.WaitGroup
+	for range 4 {
+		rejecters.Go(func() {
+			for range 50 {
+				assert.NoError(t, rejectOnce(t, ctx, rej, m))
+			}
+		})
+	}
+	rejecters.Wait()
+	close(stop)
+	removers.Wait()
+	recs := records(t, rej)
+	used := map[string]bool{}
+	for _, r := range recs {
+		used[r.BodyFile] = true
+		assert.Equal(t, large, body(t, rej, r), "a record refers to a body file Remove deleted")
+	}
+	for _, f := range bodyFiles(t, dir) {
+		assert.True(t, used["bodies/"+f], "body file %s is referred to by no record", f)
+	}
+}
+
+// TestDirRejecterRemoveStaysInside: Remove and OpenBody touch only the
+// directory's own files, whatever a record file (which anyone able to write
+// the directory can edit) names.
+func TestDirRejecterRemoveStaysInside(t *testing.T) {
+	for _, tc := range []struct {
+		name, bodyFile string
+	}{
+		{"parent", "../victim"},
+		{"through bodies", "bodies/../../victim"},
+		{"absolute", "/VICTIM"},
+		{"another record", "other.json"},
+		{"the bodies directory", "bodies/."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "rejects")
+			rej, err := fhirsync.NewDirRejecter(dir)
+			require.NoError(t, err)
+			victim := filepath.Join(parent, "victim")
+			require.NoError(t, os.WriteFile(victim, []byte("keep"), 0o600))
+			bf := tc.bodyFile
+			if bf == "/VICTIM" {
+				bf = victim
+			}
+			other := filepath.Join(dir, "other.json")
+			require.NoError(t, os.WriteFile(other, []byte(`{"messageId":"o","stage":"write","error":"e","time":"2024-01-01T00:00:00Z"}`), 0o600))
+			rec, err := json.Marshal(fhirsync.RejectRecord{MessageID: "m", Stage: fhirsync.StageWrite, Error: "e", Time: time.Now(), BodyFile: bf})
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "x.json"), rec, 0o600))
+			var target fhirsync.RejectRecord
+			for r, err := range rej.Records() {
+				require.NoError(t, err)
+				if r.Name == "x.json" {
+					target = r
+				}
+			}
+			require.Equal(t, "x.json", target.Name)
+			_, err = rej.OpenBody(target)
+			assert.Error(t, err, "OpenBody reads only body files")
+			assert.Error(t, rej.Remove(target))
+			assert.FileExists(t, victim)
+			assert.FileExists(t, other)
+			assert.DirExists(t, filepath.Join(dir, "bodies"))
+		})
+	}
+	t.Run("record name", func(t *testing.T) {
+		dir := t.TempDir()
+		rej, err := fhirsync.NewDirRejecter(dir)
+		require.NoError(t, err)
+		keep := filepath.Join(dir, "bodies", "b.body")
+		require.NoError(t, os.WriteFile(keep, []byte("x"), 0o600))
+		assert.Error(t, rej.Remove(fhirsync.RejectRecord{Name: "bodies/b.body"}))
+		assert.FileExists(t, keep)
+	})
+}
+
+// endless is a streamed body that never ends until done is closed: a slow
+// input.
+type endless struct{ done chan struct{} }
+
+func (e endless) Read(p []byte) (int, error) {
+	select {
+	case <-e.done:
+		return 0, io.EOF
+	case <-time.After(time.Millisecond):
+	}
+	return copy(p, "CLM*"+canary+"~"), nil
+}
+
+// TestDirRejecterCancelledCopy: Reject returns when its context ends, even
+// while it copies a body, leaves no partial copy, and a later Reject copies
+// the body again.
+func TestDirRejecterCancelledCopy(t *testing.T) {
+	dir := t.TempDir()
+	rej, err := fhirsync.NewDirRejecter(dir)
+	require.NoError(t, err)
+	done := make(chan struct{})
+	defer close(done)
+	slow := true
+	m := source.NewStreamMessage("in.x12@1", func() (io.ReadCloser, error) {
+		if slow {
+			return io.NopCloser(endless{done}), nil
+		}
+		return io.NopCloser(strings.NewReader("ISA*" + canary + "~")), nil
+	}, nil, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	res := make(chan error, 1)
+	go func() { res <- rejectOnce(t, ctx, rej, m) }()
+	select {
+	case err := <-res:
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Reject did not return when its context ended")
+	}
+	assert.Empty(t, bodyFiles(t, dir), "no partial copy is left")
+	assert.Empty(t, records(t, rej))
+	slow = false
+	require.NoError(t, rejectOnce(t, context.Background(), rej, m))
+	recs := records(t, rej)
+	require.Len(t, recs, 1)
+	assert.Empty(t, recs[0].BodyError)
+	assert.Equal(t, "ISA*"+canary+"~", body(t, rej, recs[0]))
 }
