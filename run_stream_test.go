@@ -6,17 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/fhirsync/fhirsync"
 	"github.com/fhirsync/fhirsync/fhirmap"
+	"github.com/fhirsync/fhirsync/resource"
 	"github.com/fhirsync/fhirsync/sink"
 	"github.com/fhirsync/fhirsync/sink/memsink"
+	"github.com/fhirsync/fhirsync/source"
 	"github.com/fhirsync/fhirsync/source/filesource"
 )
 
@@ -78,4 +86,153 @@ func drainPaths(t *testing.T, src *filesource.Source) []string {
 			require.NoError(t, m.Ack(context.Background()))
 		}
 	}
+}
+
+// failFirst is a StreamConverter whose first conversion of each message
+// fails, retryably, after its first records were emitted; retries convert.
+type failFirst struct {
+	*fhirmap.X12Converter
+	mu       sync.Mutex
+	attempts map[string]int
+	// change, when set, runs after the first records were emitted (the
+	// file changes while it is read) instead of failing.
+	change func()
+}
+
+func (c *failFirst) ConvertStream(ctx context.Context, m *source.Message, emit func([]proto.Message) error) error {
+	c.mu.Lock()
+	c.attempts[m.ID]++
+	first := c.attempts[m.ID] == 1
+	c.mu.Unlock()
+	emitted := 0
+	return c.X12Converter.ConvertStream(ctx, m, func(rs []proto.Message) error {
+		if err := emit(rs); err != nil {
+			return err
+		}
+		if emitted++; first && emitted == 3 {
+			if c.change != nil {
+				c.change()
+				return nil
+			}
+			return &sink.RetryableError{Err: errors.New("terminology server unavailable")}
+		}
+		return nil
+	})
+}
+
+// openFDs counts the process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd to count file descriptors")
+	}
+	return len(es)
+}
+
+// TestRunStreamedFileRetryAndChange: through Run, a streamed file whose
+// conversion fails retryably midway is opened again and read from its
+// start (every resource written, none rejected, no descriptor left open);
+// one that changes while it is converted is rejected for that version with
+// ErrChanged (no copy of a body that is gone), acked, and its new version
+// is a new message. No log line, record field or error holds the canary.
+func TestRunStreamedFileRetryAndChange(t *testing.T) {
+	one, err := os.ReadFile("fhirmap/testdata/837p_simple.x12")
+	require.NoError(t, err)
+	one = bytes.ReplaceAll(one, []byte("DOE*JANE"), []byte("DOE*"+canary))
+	var content []byte // > 64 KiB, read in several pieces; 200 claims of 200 members
+	for i := range 200 {
+		c := bytes.ReplaceAll(one, []byte("CLM*PCN0001"), fmt.Appendf(nil, "CLM*PCN%04d", i))
+		content = append(content, bytes.ReplaceAll(c, []byte("MI*W123456789"), fmt.Appendf(nil, "MI*W%09d", i))...)
+	}
+	m, err := fhirmap.NewMapper(nil, &fhirmap.Options{IDs: &fhirmap.IDOptions{Key: []byte("a test key of at least 16 bytes")}})
+	require.NoError(t, err)
+
+	// What a plain conversion writes.
+	want := memsink.New(nil)
+	in := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(in, "claims.x12"), content, 0o644))
+	src, err := filesource.Open(in, &filesource.Options{Checkpoint: filepath.Join(t.TempDir(), "ckpt")})
+	require.NoError(t, err)
+	require.NoError(t, fhirsync.Run(context.Background(), src, fhirmap.NewX12Converter(m, nil), want, fast(nil)))
+	require.NoError(t, src.Close())
+	require.Positive(t, want.Len())
+
+	for _, tc := range []struct {
+		name    string
+		change  bool
+		rejects int
+	}{
+		{"retried", false, 0},
+		{"changed while read", true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := t.TempDir()
+			p := filepath.Join(in, "claims.x12")
+			require.NoError(t, os.WriteFile(p, content, 0o644))
+			past := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+			require.NoError(t, os.Chtimes(p, past, past))
+			conv := &failFirst{X12Converter: fhirmap.NewX12Converter(m, nil), attempts: map[string]int{}}
+			if tc.change {
+				conv.change = func() { require.NoError(t, os.Chtimes(p, past.Add(time.Hour), past.Add(time.Hour))) }
+			}
+			var logs bytes.Buffer
+			rejDir := t.TempDir()
+			rej, err := fhirsync.NewDirRejecter(rejDir)
+			require.NoError(t, err)
+			fds := openFDs(t)
+			src, err := filesource.Open(in, &filesource.Options{Stream: true})
+			require.NoError(t, err)
+			dst := memsink.New(nil)
+			opts := fast(&fhirsync.Options{Reject: rej, BatchSize: 8})
+			opts.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			require.NoError(t, fhirsync.Run(context.Background(), src, conv, dst, opts))
+			require.NoError(t, src.Close())
+			assert.Equal(t, fds, openFDs(t), "file descriptors left open")
+			assert.NotContains(t, logs.String(), canary)
+
+			recs := records(t, rej)
+			require.Len(t, recs, tc.rejects)
+			if !tc.change {
+				assert.Equal(t, 2, conv.attempts["claims.x12@"+strconv.FormatInt(int64(len(content)), 10)+"-"+strconv.FormatInt(past.UnixNano(), 10)])
+				assert.Equal(t, want.Len(), dst.Len())
+				for _, r := range want.All() {
+					key, err := resource.Key(r)
+					require.NoError(t, err)
+					typ, id, _ := strings.Cut(key, "/")
+					got, ok := dst.Read(typ, id)
+					if assert.True(t, ok, key) {
+						assert.True(t, proto.Equal(stripMeta(r), stripMeta(got)), key)
+					}
+				}
+			} else {
+				r := recs[0]
+				assert.Equal(t, fhirsync.StageConvert, r.Stage)
+				assert.Contains(t, r.Error, filesource.ErrChanged.Error())
+				assert.Empty(t, r.BodyFile, "the delivered version is gone")
+				assert.Contains(t, r.BodyError, filesource.ErrChanged.Error())
+				assert.NotContains(t, r.Error+r.BodyError+r.MessageID+r.Name, canary)
+				assert.Empty(t, bodyFiles(t, rejDir))
+			}
+
+			// Acked; only a changed file is delivered again, as a new version.
+			src, err = filesource.Open(in, &filesource.Options{Stream: true})
+			require.NoError(t, err)
+			defer src.Close()
+			if tc.change {
+				assert.Equal(t, []string{"claims.x12"}, drainPaths(t, src))
+			} else {
+				assert.Empty(t, drainPaths(t, src))
+			}
+		})
+	}
+}
+
+// stripMeta returns a copy of r without its meta (version, time).
+func stripMeta(r proto.Message) proto.Message {
+	c := proto.Clone(r)
+	if f := c.ProtoReflect().Descriptor().Fields().ByName("meta"); f != nil {
+		c.ProtoReflect().Clear(f)
+	}
+	return c
 }
