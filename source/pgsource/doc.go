@@ -121,6 +121,10 @@
 // made meanwhile), and runs START_REPLICATION. Read meanwhile waits as for
 // any change; Close stops the attempts. Options.MaxReconnects caps the
 // attempts in a row (0, the default: no cap; negative: no reconnection).
+// A connection lost again before a transaction was confirmed on it, and
+// within MaxReconnectDelay, does not end the row: the back-off goes on
+// growing, so a server that fails every stream at once (a disk full while
+// decoding, say) is not reconnected to twice a second for ever.
 //
 // What was in flight is settled this way, so that nothing is lost and
 // nothing unacked is confirmed:

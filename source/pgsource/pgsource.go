@@ -95,12 +95,15 @@ type Options struct {
 	// after the replication connection is lost before the Source gives up
 	// (Read then returns a [*StreamError]); 0 means no limit (attempts go on
 	// until Close), a negative value disables reconnection (a lost
-	// connection ends the Source at once).
+	// connection ends the Source at once). An attempt that connects but
+	// whose connection is lost again before a transaction was confirmed on
+	// it, and within MaxReconnectDelay, counts as failed: the row goes on.
 	MaxReconnects int
 	// ReconnectDelay is the delay before the first reconnection attempt;
-	// each failed attempt doubles it, up to MaxReconnectDelay, and every
-	// delay is varied by up to ±20% so that several Sources do not retry in
-	// step. DefaultReconnectDelay when zero.
+	// each failed attempt (see MaxReconnects) doubles it, up to
+	// MaxReconnectDelay, and every delay is varied by up to ±20% so that
+	// several Sources do not retry in step. DefaultReconnectDelay when
+	// zero.
 	ReconnectDelay time.Duration
 	// MaxReconnectDelay caps the delay between reconnection attempts;
 	// DefaultMaxReconnectDelay when zero.
@@ -160,6 +163,7 @@ type session struct {
 	recvd    pglogrepl.LSN // highest WAL position received; pump only
 	timeout  time.Duration // the effective ServerTimeout; 0: none
 	lastRecv time.Time     // when the server last sent anything; pump only
+	began    time.Time     // when streaming began; pump only
 	dead     bool          // guarded by Source.mu: the connection was lost, its messages are no longer queued
 }
 
@@ -547,8 +551,15 @@ func (s *Source) Close() error {
 // run is the pump: the only goroutine using the connection. It streams the
 // current session until Close or a failure; after a failure that
 // reconnecting may fix it reconnects and streams the new session.
+//
+// A session lost before it proved itself (no transaction confirmed on it,
+// and up for less than MaxReconnectDelay) does not end the run of failed
+// attempts: the next reconnection continues its back-off and its count
+// toward MaxReconnects. Otherwise a server that fails every stream at once
+// would be reconnected to every ReconnectDelay for ever.
 func (s *Source) run() {
 	defer close(s.done)
+	attempts := 0 // reconnection attempts in a row without a session that proved itself
 	for {
 		sess := s.sess
 		err := s.stream(sess)
@@ -560,11 +571,15 @@ func (s *Source) run() {
 		if s.stopCtx.Err() != nil {
 			return
 		}
+		if sess.tr.progressed() || time.Since(sess.began) >= s.opts.MaxReconnectDelay {
+			attempts = 0
+		}
 		if permanent(err) || s.opts.MaxReconnects < 0 {
-			s.fail(&StreamError{Slot: s.slot, Permanent: permanent(err), Err: s.explain(err)})
+			s.fail(&StreamError{Slot: s.slot, Permanent: permanent(err), Attempts: attempts, Err: s.explain(err)})
 			return
 		}
-		next, serr := s.reconnect(confirmed)
+		next, n, serr := s.reconnect(confirmed, attempts, err)
+		attempts = n
 		if serr != nil {
 			serr.Err = s.explain(serr.Err)
 			s.fail(serr)
@@ -583,7 +598,8 @@ func (s *Source) run() {
 func (s *Source) stream(sess *session) error {
 	interval := s.opts.StatusInterval
 	next := time.Now() // a status update at once: heartbeats resume with the connection
-	sess.lastRecv = time.Now()
+	sess.lastRecv = next
+	sess.began = next
 	for s.stopCtx.Err() == nil {
 		if !time.Now().Before(next) {
 			if err := s.sendStatus(sess, sess.tr.position()); err != nil {

@@ -48,7 +48,8 @@ type StreamError struct {
 	// Err wraps the *pgconn.PgError). Opening a new Source fails the same
 	// way until an operator fixes the cause.
 	Permanent bool
-	// Attempts is how many reconnection attempts were made.
+	// Attempts is how many reconnection attempts were made in a row (see
+	// Options.MaxReconnects).
 	Attempts int
 	// Err is the cause: the last failure.
 	Err error
@@ -174,19 +175,27 @@ func reconnectDelay(o *Options, n int) time.Duration {
 	return time.Duration(d * (1 + reconnectJitter*(2*rand.Float64()-1)))
 }
 
-// reconnect re-establishes a lost replication connection, with backoff, until it succeeds (it returns the new session), Close (nil,
-// nil), a permanent failure or the last of Options.MaxReconnects attempts
-// (the *StreamError). lost is the position the lost session had
-// confirmed.
-func (s *Source) reconnect(lost pglogrepl.LSN) (*session, *StreamError) {
+// reconnect re-establishes a lost replication connection, with back-off,
+// until it succeeds (it returns the new session), Close (nil, nil), a
+// permanent failure or the last of Options.MaxReconnects attempts (the
+// *StreamError). lost is the position the lost session had confirmed,
+// cause why it was lost, and prior the attempts already made in a row
+// (see run): numbering, back-off and the cap continue from there. It also
+// returns the number of the last attempt.
+func (s *Source) reconnect(lost pglogrepl.LSN, prior int, cause error) (*session, int, *StreamError) {
 	began := time.Now()
-	for attempt := 1; ; attempt++ {
+	for attempt := prior + 1; ; attempt++ {
+		if max := s.opts.MaxReconnects; max > 0 && attempt > max {
+			// The previous attempt connected, but its session was lost
+			// before it proved itself.
+			return nil, attempt - 1, &StreamError{Slot: s.slot, Attempts: attempt - 1, Err: cause}
+		}
 		d := reconnectDelay(&s.opts, attempt)
 		t := time.NewTimer(d)
 		select {
 		case <-s.stopCtx.Done():
 			t.Stop()
-			return nil, nil
+			return nil, attempt, nil
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(s.stopCtx, reconnectTimeout)
@@ -198,7 +207,7 @@ func (s *Source) reconnect(lost pglogrepl.LSN) (*session, *StreamError) {
 				_ = sess.conn.Close(closeCtx)
 				cancel()
 			}
-			return nil, nil
+			return nil, attempt, nil
 		}
 		if err == nil {
 			s.count(outcomeOK)
@@ -212,14 +221,15 @@ func (s *Source) reconnect(lost pglogrepl.LSN) (*session, *StreamError) {
 				s.log.Warn("pgsource: the slot's confirmed position moved ahead while disconnected (advanced, or dropped and created again): changes before it were not delivered",
 					"slot", s.slot, "slot_lsn", sess.slotLSN.String(), "confirmed", lost.String())
 			}
-			return sess, nil
+			return sess, attempt, nil
 		}
 		s.count(outcomeFailed)
+		cause = err
 		if permanent(err) {
-			return nil, &StreamError{Slot: s.slot, Permanent: true, Attempts: attempt, Err: err}
+			return nil, attempt, &StreamError{Slot: s.slot, Permanent: true, Attempts: attempt, Err: err}
 		}
 		if max := s.opts.MaxReconnects; max > 0 && attempt >= max {
-			return nil, &StreamError{Slot: s.slot, Attempts: attempt, Err: err}
+			return nil, attempt, &StreamError{Slot: s.slot, Attempts: attempt, Err: err}
 		}
 		s.log.Warn("pgsource: reconnection failed", "slot", s.slot, "attempt", attempt, "err", err)
 	}

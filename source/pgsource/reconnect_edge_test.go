@@ -3,6 +3,7 @@ package pgsource_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/fhirsync/fhirsync/source"
 	"github.com/fhirsync/fhirsync/source/pgsource"
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -189,4 +191,67 @@ func TestPublicationDroppedWhileStreaming(t *testing.T) {
 		t.Errorf("Close = %v", err)
 	}
 	waitNoPgsourceGoroutines(t)
+}
+
+// TestFlappingConnection: a connection lost soon after each reconnection,
+// before a transaction was confirmed on it, does not reset the back-off:
+// the delays keep growing and MaxReconnects counts those attempts, so a
+// server that fails every stream at once (a disk full while decoding, a
+// proxy cutting connections) is not hammered every ReconnectDelay for
+// ever. A connection on which a transaction was confirmed resets the
+// count.
+func TestFlappingConnection(t *testing.T) {
+	cases := []struct {
+		name     string
+		progress bool // a transaction is confirmed on each connection
+	}{
+		{"no progress between cuts", false},
+		{"a transaction confirmed between cuts", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			f := newFixture(t, "id int PRIMARY KEY", true)
+			p, via := newProxy(t, f)
+			mp, reader := newMeter()
+			const maxReconnects = 3
+			src := f.openVia(ctx, via, pgsource.Options{
+				MaxReconnects: maxReconnects, ReconnectDelay: 20 * time.Millisecond, MaxReconnectDelay: 5 * time.Second, MeterProvider: mp,
+			})
+			if !c.progress {
+				p.killAfter.Store(int64(200 * time.Millisecond))
+				p.each(func(pr *pair) { pr.kill() })
+				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				_, err := src.Read(rctx)
+				var se *pgsource.StreamError
+				if !errors.As(err, &se) || se.Permanent || se.Attempts != maxReconnects {
+					t.Fatalf("Read = %v, want a transient *StreamError after %d attempts (each connection lost at once)", err, maxReconnects)
+				}
+				if got := reconnectCounts(ctx, t, reader); got["ok"] != maxReconnects {
+					t.Errorf("reconnects = %v, want ok=%d", got, maxReconnects)
+				}
+				return
+			}
+			for i := 1; i <= 2*maxReconnects; i++ {
+				f.exec(ctx, fmt.Sprintf("INSERT INTO %s VALUES (%d)", f.table, i))
+				var ms []*source.Message
+				for len(ms) == 0 || rowID(t, ms[0]) != i { // earlier rows may come again
+					ms = readN(ctx, t, src, 1)
+					ackAll(ctx, t, ms)
+				}
+				commit := commitOf(t, ms[0])
+				f.waitConfirmed(ctx, "passed the acked change", func(l pglogrepl.LSN) bool { return l > commit })
+				f.terminateWalsender(ctx)
+			}
+			f.exec(ctx, fmt.Sprintf("INSERT INTO %s VALUES (%d)", f.table, 100))
+			ms := readN(ctx, t, src, 1)
+			if id := rowID(t, ms[0]); id != 100 {
+				t.Fatalf("got change %d, want 100", id)
+			}
+			if got := reconnectCounts(ctx, t, reader); got["ok"] != 2*maxReconnects {
+				t.Errorf("reconnects = %v, want ok=%d", got, 2*maxReconnects)
+			}
+		})
+	}
 }

@@ -392,6 +392,7 @@ type proxy struct {
 	target    string
 	refuse    atomic.Bool
 	freezeNew atomic.Bool
+	killAfter atomic.Int64 // a time.Duration: cut each new connection this long after it opens
 	mu        sync.Mutex
 	pairs     []*pair
 }
@@ -468,6 +469,9 @@ func (p *proxy) serve() {
 		}
 		pr := &pair{client: c, server: s}
 		pr.frozen.Store(p.freezeNew.Load())
+		if d := time.Duration(p.killAfter.Load()); d > 0 {
+			time.AfterFunc(d, pr.kill)
+		}
 		p.mu.Lock()
 		p.pairs = append(p.pairs, pr)
 		p.mu.Unlock()

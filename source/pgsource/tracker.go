@@ -22,6 +22,7 @@ type tracker struct {
 	txns      []*txn // unconfirmed transactions in commit order
 	confirmed pglogrepl.LSN
 	closed    bool
+	moved     bool // a transaction was confirmed (keepalives do not count)
 }
 
 func newTracker(start pglogrepl.LSN) *tracker { return &tracker{confirmed: start} }
@@ -81,6 +82,7 @@ func (t *tracker) advanceLocked() {
 		n++
 	}
 	if n > 0 {
+		t.moved = true
 		clear(t.txns[:n])
 		t.txns = t.txns[n:]
 		if len(t.txns) == 0 {
@@ -113,6 +115,14 @@ func (t *tracker) position() pglogrepl.LSN {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.confirmed
+}
+
+// progressed reports whether a transaction received on this tracker was
+// confirmed: the connection delivered something end to end.
+func (t *tracker) progressed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.moved
 }
 
 // close stops counting settlements (commits still count).
