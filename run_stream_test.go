@@ -236,3 +236,65 @@ func stripMeta(r proto.Message) proto.Message {
 	}
 	return c
 }
+
+// TestStreamedBodyFailingMidRead: a streamed body whose reader fails midway
+// (a file that changed, an I/O error) fails the whole message with the
+// reader's error, for the X12 and the provider CSV converters alike: it is
+// no record's fault, so it is no *fhirmap.ConvertError (which would say the
+// other records converted, and could never be retried).
+func TestStreamedBodyFailingMidRead(t *testing.T) {
+	m, err := fhirmap.NewMapper(nil, &fhirmap.Options{IDs: &fhirmap.IDOptions{Key: []byte("a test key of at least 16 bytes")}})
+	require.NoError(t, err)
+	pm, err := fhirmap.NewProviderMapper(m, nil)
+	require.NoError(t, err)
+	x12, err := os.ReadFile("fhirmap/testdata/837p_simple.x12")
+	require.NoError(t, err)
+	var csv strings.Builder
+	csv.WriteString("npi,entity_type,last_name,first_name\n")
+	for i := range 200 {
+		fmt.Fprintf(&csv, "%s,1,%s,ANN\n", npi(t, 155500000+i), canary)
+	}
+	failure := errors.New("filesource: read in.csv: disk gone")
+	for _, tc := range []struct {
+		name string
+		body []byte
+		conv fhirmap.Converter
+	}{
+		{"x12", bytes.Repeat(x12, 20), fhirmap.NewX12Converter(m, nil)},
+		{"provider csv", []byte(csv.String()), fhirmap.NewProviderCSVConverter(pm, &fhirmap.ProviderCSVConverterOptions{CSV: &fhirmap.ProviderCSVOptions{AllowMissingColumns: true}})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := source.NewStreamMessage("in@1", func() (io.ReadCloser, error) {
+				return io.NopCloser(io.MultiReader(bytes.NewReader(tc.body[:len(tc.body)/2]), errReader{failure})), nil
+			}, map[string]string{"file": "in"}, nil, nil)
+			_, err := tc.conv.Convert(context.Background(), msg)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, failure)
+			var ce *fhirmap.ConvertError
+			assert.False(t, errors.As(err, &ce), "a failing body is reported as a record's error: %v", err)
+			assert.NotContains(t, err.Error(), canary)
+		})
+	}
+}
+
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// npi returns the valid NPI (Luhn check digit with prefix 80840) whose first
+// nine digits are base.
+func npi(t *testing.T, base int) string {
+	t.Helper()
+	digits := "80840" + strconv.Itoa(base)
+	sum := 0
+	for i := len(digits) - 1; i >= 0; i-- {
+		d := int(digits[i] - '0')
+		if (len(digits)-1-i)%2 == 0 {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return strconv.Itoa(base) + strconv.Itoa((10-sum%10)%10)
+}

@@ -3,6 +3,7 @@ package fhirmap
 import (
 	"context"
 	"errors"
+	"io"
 
 	"google.golang.org/protobuf/proto"
 
@@ -86,9 +87,15 @@ func (c *ProviderCSVConverter) ConvertStream(ctx context.Context, msg *source.Me
 		return err
 	}
 	defer body.Close()
-	for row, err := range ReadProviderCSV(body, c.opts.CSV) {
+	br := &bodyReader{r: body}
+	for row, err := range ReadProviderCSV(br, c.opts.CSV) {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
+		}
+		if br.err != nil {
+			// The body failed (a streamed file changed or could not be
+			// read): a failure of the message, not of a row.
+			return br.err
 		}
 		if err != nil {
 			failed = append(failed, providerRecordError(err))
@@ -130,4 +137,19 @@ func providerRecordError(err error) RecordError {
 		pos.Record = pe.Record
 	}
 	return RecordError{Pos: pos, Err: err}
+}
+
+// bodyReader remembers the error, other than io.EOF, of a message body's
+// reader.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
