@@ -1,6 +1,7 @@
 // Package filesource reads files as messages: a directory of X12 files for a
 // batch ETL run, or a drop directory watched for new files. Each file is one
-// [source.Message] whose Body is the file's bytes.
+// [source.Message] whose Body is the file's bytes or, with [Options.Stream],
+// whose body is read from the file as it is converted (see # Memory).
 //
 //	src, err := filesource.Open("/data/inbound", &filesource.Options{Pattern: "*.x12"})
 //	...

@@ -257,3 +257,42 @@ func TestStreamSettling(t *testing.T) {
 		assert.ErrorIs(t, m.Ack(ctx), source.ErrClosed)
 	})
 }
+
+// TestStreamReadSizes: a streamed body reads whole whatever the size of the
+// reads, an empty file included, and ends with io.EOF.
+func TestStreamReadSizes(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		size, read int
+	}{
+		{"empty", 0, 512},
+		{"one read of its size", 4096, 4096},
+		{"reads larger than the file", 1000, 1 << 16},
+		{"one byte at a time", 300, 1},
+		{"uneven reads", 100000, 777},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			body := strings.Repeat("0123456789", tc.size/10+1)[:tc.size]
+			write(t, dir, map[string]string{"a.x12": body})
+			_, m := readOne(t, dir, &filesource.Options{Stream: true})
+			rc, err := m.Open()
+			require.NoError(t, err)
+			defer rc.Close()
+			var got []byte
+			buf := make([]byte, tc.read)
+			for {
+				n, err := rc.Read(buf)
+				got = append(got, buf[:n]...)
+				if err == io.EOF {
+					break
+				}
+				require.NoError(t, err)
+			}
+			assert.Equal(t, body, string(got))
+			n, err := rc.Read(buf)
+			assert.Zero(t, n)
+			assert.Equal(t, io.EOF, err, "EOF again")
+		})
+	}
+}
