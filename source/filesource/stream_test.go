@@ -296,3 +296,52 @@ func TestStreamReadSizes(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamWatchChanged: with Watch, a streamed file that changes after
+// delivery fails its reader with ErrChanged; once that message is settled,
+// the new version is delivered as a new message, and acking it checkpoints
+// the new version.
+func TestStreamWatchChanged(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, settle := range []string{"ack", "nack"} {
+		t.Run(settle, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "a.x12")
+			past := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+			write(t, dir, map[string]string{"a.x12": "ISA*ZZCANARYZZ~ one"})
+			require.NoError(t, os.Chtimes(p, past, past))
+			opts := &filesource.Options{Stream: true, Watch: true, PollInterval: 10 * time.Millisecond, SettleTime: -1}
+			src, err := filesource.Open(dir, opts)
+			require.NoError(t, err)
+			ms, err := src.Read(ctx)
+			require.NoError(t, err)
+			require.Len(t, ms, 1)
+			write(t, dir, map[string]string{"a.x12": "ISA*ZZCANARYZZ~ two, longer"})
+			_, err = ms[0].ReadBody()
+			assert.ErrorIs(t, err, filesource.ErrChanged)
+			if settle == "ack" {
+				require.NoError(t, ms[0].Ack(ctx))
+			} else {
+				require.NoError(t, ms[0].Nack(ctx, errors.New("later")))
+			}
+			next, err := src.Read(ctx)
+			require.NoError(t, err)
+			require.Len(t, next, 1)
+			assert.NotEqual(t, ms[0].ID, next[0].ID, "a new version")
+			b, err := next[0].ReadBody()
+			require.NoError(t, err)
+			assert.Equal(t, "ISA*ZZCANARYZZ~ two, longer", string(b))
+			require.NoError(t, next[0].Ack(ctx))
+			require.NoError(t, src.Close())
+
+			src, err = filesource.Open(dir, opts)
+			require.NoError(t, err)
+			defer src.Close()
+			short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			_, err = src.Read(short)
+			assert.ErrorIs(t, err, context.DeadlineExceeded, "the new version is done")
+		})
+	}
+}
