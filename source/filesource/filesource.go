@@ -792,9 +792,11 @@ func openVersion(f File, v version) (io.ReadCloser, error) {
 // streamReader reads a streamed file, never past the size of its version,
 // and checks the version after every read: a streaming converter maps (and
 // the engine writes) records as they are read, so no byte of another
-// version may be handed out, not even before the end of the file. A write
-// changes a file's modification time before its data, so bytes read while
-// the file changed are caught by the check that follows the read.
+// version may be handed out, not even before the end of the file. On a
+// local file system (Linux's, at least) a write changes the file's
+// modification time before its data, so bytes read while the file changed
+// are caught by the check that follows the read; a network file system
+// may update it later.
 type streamReader struct {
 	f    *os.File
 	file File
