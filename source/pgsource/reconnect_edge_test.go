@@ -103,6 +103,26 @@ func waitNoPgsourceGoroutines(t *testing.T) {
 	}
 }
 
+// waitNoServerConnections fails unless the server soon has no backend of
+// a Source (application_name fhirsync-pgsource) in this run's database.
+func (f *fixture) waitNoServerConnections(ctx context.Context) {
+	f.t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var n int
+		if err := f.db.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'fhirsync-pgsource'").Scan(&n); err != nil {
+			f.t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%d server connections of the Source left after Close", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestCloseDuringReconnect: Close while the Source waits between attempts,
 // or while an attempt hangs on a server that accepts the connection and
 // never answers, returns promptly and leaves no goroutine behind; Read
@@ -158,6 +178,8 @@ func TestCloseDuringReconnect(t *testing.T) {
 				t.Errorf("Read after Close = %v, want source.ErrClosed", err)
 			}
 			waitNoPgsourceGoroutines(t)
+			p.each(func(pr *pair) { pr.kill() }) // a frozen proxy would hold the server's end
+			f.waitNoServerConnections(ctx)
 			if got := reconnectCounts(ctx, t, reader); got["ok"] != 0 {
 				t.Errorf("reconnects = %v, want none ok", got)
 			}
@@ -191,6 +213,7 @@ func TestPublicationDroppedWhileStreaming(t *testing.T) {
 		t.Errorf("Close = %v", err)
 	}
 	waitNoPgsourceGoroutines(t)
+	f.waitNoServerConnections(ctx)
 }
 
 // TestFlappingConnection: a connection lost soon after each reconnection,
@@ -253,5 +276,121 @@ func TestFlappingConnection(t *testing.T) {
 				t.Errorf("reconnects = %v, want ok=%d", got, 2*maxReconnects)
 			}
 		})
+	}
+}
+
+// TestServerTimeoutWhileNobodyReads: a full buffer pauses the stream, and
+// the server's silence meanwhile (nothing is read from it) does not count
+// toward ServerTimeout, however long nobody calls Read; a slow reader
+// after that does not make it count either. The connection is never taken
+// for lost and every change comes once.
+func TestServerTimeoutWhileNobodyReads(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFixture(t, "id int PRIMARY KEY, name text", true)
+	mp, reader := newMeter()
+	f.exec(ctx, "INSERT INTO "+f.table+" SELECT g, $1 FROM generate_series(1, 60) g", canary)
+	src := f.open(ctx, &pgsource.Options{
+		BufferSize: 5, MaxBatch: 2, ServerTimeout: 300 * time.Millisecond, StatusInterval: 100 * time.Millisecond, MeterProvider: mp,
+	})
+	pid := f.waitWalsender(ctx, "streamed", func(p int) bool { return p != 0 })
+	time.Sleep(2 * time.Second) // nobody reads: the buffer is full, the stream paused
+	seen := map[int]int{}
+	for len(seen) < 60 {
+		ms, err := src.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			seen[rowID(t, m)]++
+		}
+		ackAll(ctx, t, ms)
+		if len(seen) < 20 {
+			time.Sleep(150 * time.Millisecond) // a slow reader
+		}
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("change %d came %d times", id, n)
+		}
+	}
+	if got := reconnectCounts(ctx, t, reader); len(got) != 0 {
+		t.Errorf("reconnects = %v, want none", got)
+	}
+	if now := f.walsenderPID(ctx); now != pid {
+		t.Errorf("walsender %d, want %d still: the connection was replaced", now, pid)
+	}
+	if strings.Contains(f.logs.String(), pgsource.ErrServerTimeout.Error()) {
+		t.Error("the connection was taken for lost (ServerTimeout) while the reader was slow")
+	}
+}
+
+// TestReconnectConcurrentAcks: acks and nacks come from many goroutines,
+// late and out of order, while the connection is cut twice: acks of lost
+// connections race their drop and the new connection's redeliveries. Every
+// change arrives, the confirmed position never moves backwards and in the
+// end passes every change; no data race (run with -race).
+func TestReconnectConcurrentAcks(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFixture(t, "id int PRIMARY KEY, name text", true)
+	const n = 200
+	src := f.open(ctx, &pgsource.Options{ReconnectDelay: 10 * time.Millisecond, MaxBatch: 5, BufferSize: 30})
+	mon := f.monitorConfirmed(ctx)
+	for id := 1; id <= n; id += 4 {
+		f.exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT g, $1 FROM generate_series(%d, %d) g", f.table, id, id+3), canary)
+	}
+	work := make(chan *source.Message, 64)
+	var acks sync.WaitGroup
+	var settleErrs sync.Map
+	for w := range 8 {
+		acks.Add(1)
+		go func() {
+			defer acks.Done()
+			for m := range work {
+				time.Sleep(time.Duration((w*7+len(m.ID))%5) * time.Millisecond)
+				var err error
+				if w == 0 && strings.HasSuffix(m.ID, "#2") {
+					err = m.Nack(ctx, errors.New("try again"))
+				} else {
+					err = m.Ack(ctx)
+				}
+				if err != nil {
+					settleErrs.Store(m.ID, err)
+				}
+			}
+		}()
+	}
+	seen := map[int]bool{}
+	var last pglogrepl.LSN
+	cuts := 0
+	for f.confirmed(ctx) <= last || len(seen) < n {
+		rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		ms, err := src.Read(rctx)
+		cancel()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Read: %v", err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%d of %d changes, confirmed %s, last commit %s", len(seen), n, f.confirmed(context.Background()), last)
+		}
+		for _, m := range ms {
+			seen[rowID(t, m)] = true
+			last = max(last, commitOf(t, m))
+			work <- m
+		}
+		if (cuts == 0 && len(seen) >= n/3) || (cuts == 1 && len(seen) >= 2*n/3) {
+			f.waitWalsender(ctx, "streamed", func(p int) bool { return p != 0 })
+			f.terminateWalsender(ctx)
+			cuts++
+		}
+	}
+	close(work)
+	acks.Wait()
+	mon.check(t)
+	settleErrs.Range(func(id, err any) bool {
+		t.Errorf("settling %s: %v", id, err)
+		return true
+	})
+	if cuts != 2 {
+		t.Errorf("%d cuts, want 2", cuts)
 	}
 }
