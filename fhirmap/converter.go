@@ -284,9 +284,15 @@ func (c *X12Converter) ConvertStream(ctx context.Context, msg *source.Message, e
 	if s.workers > 1 {
 		var cancel context.CancelFunc
 		s.mctx, cancel = context.WithCancel(ctx)
-		s.sem = make(chan struct{}, s.workers)
+		// Long-lived workers: a goroutine per record would grow a new stack
+		// for each (mapping is deep), which cost more than it gained.
+		s.jobs = make(chan *recordJob)
+		for range s.workers {
+			s.wg.Go(s.work)
+		}
 		defer func() {
 			cancel()
+			close(s.jobs)
 			s.wg.Wait() // no mapping outlives the call
 		}()
 	}
@@ -312,7 +318,7 @@ type x12Stream struct {
 
 	// with workers > 1
 	mctx    context.Context // cancelled when the call ends
-	sem     chan struct{}
+	jobs    chan *recordJob
 	wg      sync.WaitGroup
 	pending []*recordJob // dispatched, in record order
 }
@@ -403,22 +409,10 @@ func (s *x12Stream) add(ctx context.Context, j *recordJob) error {
 		close(j.done)
 	} else {
 		select {
-		case s.sem <- struct{}{}:
+		case s.jobs <- j:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer func() { <-s.sem }()
-			defer close(j.done)
-			defer func() {
-				if r := recover(); r != nil {
-					j.res, j.err = nil, errMapperPanic
-				}
-			}()
-			j.res, j.err = s.m.MapRecord(s.mctx, j.rec)
-		}()
 	}
 	s.pending = append(s.pending, j)
 	// A window of records in flight keeps the workers busy while one is slow;
@@ -429,6 +423,24 @@ func (s *x12Stream) add(ctx context.Context, j *recordJob) error {
 		}
 	}
 	return nil
+}
+
+// work maps the records sent on s.jobs until it is closed.
+func (s *x12Stream) work() {
+	for j := range s.jobs {
+		s.mapJob(j)
+	}
+}
+
+// mapJob maps j's record on a worker, and marks it done.
+func (s *x12Stream) mapJob(j *recordJob) {
+	defer close(j.done)
+	defer func() {
+		if r := recover(); r != nil {
+			j.res, j.err = nil, errMapperPanic
+		}
+	}()
+	j.res, j.err = s.m.MapRecord(s.mctx, j.rec)
 }
 
 // finishFirst waits for the first pending record and finishes it.
