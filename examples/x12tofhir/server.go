@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 
@@ -62,6 +63,9 @@ func toServer(c config, stderr io.Writer) int {
 	// Run (source.Message.Err), without conversion.
 	conv := fhirmap.NewX12Converter(m.Mapper, &fhirmap.X12ConverterOptions{
 		Lenient: c.lenient, TolerantISA: c.tolerantISA, Index: m.claims,
+		// One file at a time (Converters: 1, below), its records mapped on
+		// every core, finished in file order.
+		Workers: runtime.GOMAXPROCS(0),
 		SourceName: func(msg *source.Message) string {
 			var f *filesource.File
 			if msg.As(&f) {
