@@ -69,12 +69,15 @@
 // was writing, are written again, which overwrites what was written of them
 // (ids are deterministic) and never duplicates. A file changed since it was
 // recorded is written again. Name the files by the same paths in every
-// run: CKPT knows files by path, and forgets those a run does not name. One run at a time may use a CKPT (a second
-// fails at start). The claim index is in memory: after a resume, an 835
-// whose 837 was finished before the stop converts without its claim (as
-// when the 837 is not named); when a resumed run held 835s, run the same
-// files once more with a new CKPT to write their EOBs joined again. Without
+// run: CKPT knows files by path, and forgets those a run does not name. One
+// run at a time may use a CKPT (a second fails at start). Without
 // -checkpoint every run writes every file again, which is safe but slower.
+//
+// With -fhir, an 835 whose 837 was not read by this run joins with the Claim
+// an earlier run wrote to the server (fhirmap.ClaimLookups: the in-memory
+// index first, then a search of the server by claim identifier): a day's
+// 835s can be run on their own, days after their 837s, and a resumed run
+// joins 835s with claims finished before the stop.
 //
 // With -records it prints the decoded business records instead, as JSON
 // lines: kind, position, file and the typed record.
@@ -313,6 +316,11 @@ type mapper struct {
 func newMapper(c config) (*mapper, error) {
 	ix := fhirmap.NewClaimIndex(nil)
 	opts := &fhirmap.Options{Claims: ix, Now: func() time.Time { return now() }}
+	if c.fhirURL != "" {
+		// An 835 joins with the claims of this run, then with those an
+		// earlier run (or the run before a crash) wrote to the server.
+		opts.Claims = fhirmap.ClaimLookups(ix, fhirmap.NewFHIRClaimLookup(nil, c.fhirURL, nil))
+	}
 	if c.idKeyFile != "" {
 		key, err := os.ReadFile(c.idKeyFile)
 		if err != nil {

@@ -106,3 +106,68 @@ func equalCounts(a, b map[string]int) bool {
 	}
 	return true
 }
+
+// TestFHIRLaterRunJoins runs a day's 837 and, as a separate run (a new
+// process's empty claim index), its 835: the EOBs join with the claims the
+// first run wrote, read back from the server, exactly as when both files are
+// converted in one run.
+func TestFHIRLaterRunJoins(t *testing.T) {
+	// Which EOBs join when both files are read in one run (the sample's 835
+	// also pays claims the 837 does not hold).
+	var ndjson, stderr bytes.Buffer
+	if code := run([]string{"testdata/sample.837p.x12", "testdata/sample.835.x12"}, nil, &ndjson, &stderr); code != 0 {
+		t.Fatalf("one run: exit %d: %s", code, stderr.String())
+	}
+	want := map[string]bool{}
+	for _, line := range bytes.Split(bytes.TrimSpace(ndjson.Bytes()), []byte("\n")) {
+		var r struct {
+			ResourceType, ID string
+			Diagnosis        []json.RawMessage
+		}
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.ResourceType == "ExplanationOfBenefit" {
+			want[r.ID] = len(r.Diagnosis) > 0
+		}
+	}
+
+	srv := fhirtest.Start(t)
+	for _, file := range []string{"testdata/sample.837p.x12", "testdata/sample.835.x12"} {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"-fhir", srv.URL(), file}, nil, &stdout, &stderr); code != 0 {
+			t.Fatalf("%s: exit %d: %s", file, code, stderr.String())
+		}
+	}
+	resp, body, err := srv.Do(context.Background(), "GET", "/ExplanationOfBenefit?_count=100", nil, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("search EOBs: %v %s", err, body)
+	}
+	var bundle struct {
+		Entry []struct {
+			Resource struct {
+				ID        string
+				Diagnosis []json.RawMessage
+			}
+		}
+	}
+	if err := json.Unmarshal(body, &bundle); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	joined := 0
+	for _, e := range bundle.Entry {
+		got[e.Resource.ID] = len(e.Resource.Diagnosis) > 0
+		if got[e.Resource.ID] {
+			joined++
+		}
+	}
+	if joined == 0 || len(got) != len(want) {
+		t.Fatalf("%d EOBs (%d joined) on the server, %d in one run", len(got), joined, len(want))
+	}
+	for id, j := range want {
+		if got[id] != j {
+			t.Errorf("EOB %s: joined %v in two runs, %v in one", id, got[id], j)
+		}
+	}
+}
