@@ -45,7 +45,16 @@
 //
 // A [Converter] turns a source.Message into resources; [NewX12Converter]
 // returns the one for X12 bodies, which decodes them with an x12.Decoder in
-// bounded memory and maps each record.
+// bounded memory and maps each record. It reads bodies through
+// source.Message.Open, so a file streamed from disk (filesource's Stream)
+// is never held whole, and as a [StreamConverter] it hands each record's
+// resources on as they are mapped; X12ConverterOptions.Workers maps the
+// records of one message in parallel, in record order on output.
+//
+// An 835 claim payment joins with its 837 claim through Options.Claims, a
+// [ClaimLookup]: a [ClaimIndex] of the claims converted in this process, a
+// [FHIRClaimLookup] reading back the Claims written to a server, or both in
+// turn with [ClaimLookups].
 //
 // # Delivery
 //
