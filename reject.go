@@ -145,9 +145,10 @@ const (
 )
 
 // NewDirRejecter returns a DirRejecter writing into dir, which it creates
-// (mode 0700) when missing.
+// (mode 0700) when missing; "bodies/" is made when a first body is kept
+// apart.
 func NewDirRejecter(dir string) (*DirRejecter, error) {
-	if err := os.MkdirAll(filepath.Join(dir, bodiesDir), 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("fhirsync: reject directory: %w", err)
 	}
 	d := &DirRejecter{dir: dir, bodies: map[weak.Pointer[source.Message]]*bodyCopy{}, pruneAt: minBodiesMap, using: map[string]int{}}
@@ -281,7 +282,13 @@ func (d *DirRejecter) bodyFile(ctx context.Context, m *source.Message) (*bodyCop
 		d.mu.Unlock()
 		return bc, nil
 	}
-	werr, rerr := writeReaderDurable(filepath.Join(d.dir, bodiesDir), filepath.Base(name), ctxReader{ctx, rc})
+	werr := os.MkdirAll(filepath.Join(d.dir, bodiesDir), 0o700)
+	var rerr error
+	if werr != nil {
+		werr = fmt.Errorf("fhirsync: reject directory: %w", werr)
+	} else {
+		werr, rerr = writeReaderDurable(filepath.Join(d.dir, bodiesDir), filepath.Base(name), ctxReader{ctx, rc})
+	}
 	rc.Close()
 	switch {
 	case rerr != nil && ctx.Err() != nil && errors.Is(rerr, ctx.Err()):

@@ -48,6 +48,9 @@ func body(t *testing.T, rej *fhirsync.DirRejecter, rec fhirsync.RejectRecord) st
 func bodyFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	es, err := os.ReadDir(filepath.Join(dir, "bodies"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // made with the first body kept apart
+	}
 	require.NoError(t, err)
 	var names []string
 	for _, e := range es {
@@ -156,9 +159,10 @@ func TestDirRejecterWriteFailure(t *testing.T) {
 	require.NoError(t, err)
 	m := source.NewMessage("m@1", bytes.Repeat([]byte("x"), 100<<10), nil, nil, nil)
 	r := &fhirsync.Rejection{Message: m, Stage: fhirsync.StageWrite, Err: errors.New("HTTP 422"), Time: time.Now()}
-	require.NoError(t, os.RemoveAll(filepath.Join(dir, "bodies")))
+	// A file where the bodies directory should be: nothing can be written.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bodies"), nil, 0o600))
 	require.Error(t, rej.Reject(context.Background(), r))
-	require.NoError(t, os.Mkdir(filepath.Join(dir, "bodies"), 0o700))
+	require.NoError(t, os.Remove(filepath.Join(dir, "bodies")))
 	require.NoError(t, rej.Reject(context.Background(), r))
 	recs := records(t, rej)
 	require.Len(t, recs, 1)
@@ -296,6 +300,7 @@ func TestDirRejecterRemoveStaysInside(t *testing.T) {
 			dir := filepath.Join(parent, "rejects")
 			rej, err := fhirsync.NewDirRejecter(dir)
 			require.NoError(t, err)
+			require.NoError(t, os.Mkdir(filepath.Join(dir, "bodies"), 0o700)) // as an earlier body made it
 			victim := filepath.Join(parent, "victim")
 			require.NoError(t, os.WriteFile(victim, []byte("keep"), 0o600))
 			bf := tc.bodyFile
@@ -328,6 +333,7 @@ func TestDirRejecterRemoveStaysInside(t *testing.T) {
 		rej, err := fhirsync.NewDirRejecter(dir)
 		require.NoError(t, err)
 		keep := filepath.Join(dir, "bodies", "b.body")
+		require.NoError(t, os.Mkdir(filepath.Join(dir, "bodies"), 0o700))
 		require.NoError(t, os.WriteFile(keep, []byte("x"), 0o600))
 		assert.Error(t, rej.Remove(fhirsync.RejectRecord{Name: "bodies/b.body"}))
 		assert.FileExists(t, keep)
