@@ -25,18 +25,30 @@
 // Commits happen every Options.CommitInterval, on [Source.Commit], when
 // partitions are revoked by a rebalance, and on [Source.Close].
 //
-// When partitions are revoked (another member joins, or this one closes),
-// the contiguous acknowledged position is committed before the partition is
-// given up, and acknowledgements that arrive later for records of those
-// partitions are ignored: their new owner reads them again from the committed
-// offset. When partitions are lost (the member was fenced: its session
-// expired), nothing is committed for them and later acknowledgements are
-// ignored too, since another member may already own them. Such an ignored
-// acknowledgement returns nil (the record was processed; only its commit is
-// left to the next owner); one after Close returns [source.ErrClosed]. kgo's
-// BlockRebalanceOnPoll is held only while a poll's records are registered,
-// never while they are processed, so slow processing does not stall
-// rebalances.
+// When partitions are revoked because another member joins, the source
+// first waits (up to Options.RevokeTimeout) until every record of those
+// partitions it delivered is acknowledged or nacked, then commits the
+// contiguous acknowledged position and gives the partitions up: their new
+// owner goes on from where this member's work ended, so two members never
+// work a partition at once, and a member slow to write its records cannot
+// write an older version of a resource over the newer one the new owner
+// wrote since. When this member closes, or the wait times out, the
+// acknowledged position is committed at once, and acknowledgements that
+// arrive later for records of those partitions are ignored: their new owner
+// reads them again from the committed offset. When partitions are lost (the
+// member was fenced: its session expired), nothing is committed for them and
+// later acknowledgements are ignored too, since another member may already
+// own them. Such an ignored acknowledgement returns nil (the record was
+// processed; only its commit is left to the next owner); one after Close
+// returns [source.ErrClosed]. After a loss or a wait that timed out, this
+// member may still write records its new owner reads too: at-least-once
+// holds, but a late write of an older version can land over a newer one,
+// so keep RevokeTimeout above the time a write can take.
+//
+// kgo's BlockRebalanceOnPoll is held only while a poll's records are
+// registered, never while they are processed: a rebalance waits only for
+// the records of the partitions this member gives up, and no longer than
+// Options.RevokeTimeout (Read blocks meanwhile).
 //
 // [source.Message.Nack] redelivers: the record stays unacknowledged (nothing
 // past it is committed) and the same Source returns it again from its next

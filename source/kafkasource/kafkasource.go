@@ -24,6 +24,7 @@ const (
 	DefaultCommitInterval = 5 * time.Second
 	DefaultCommitTimeout  = 10 * time.Second
 	DefaultMaxPollRecords = 1000
+	DefaultRevokeTimeout  = 10 * time.Second
 )
 
 // Options configures a [Source]. A nil *Options means defaults.
@@ -36,6 +37,16 @@ type Options struct {
 	// CommitTimeout bounds the commits made on revoke and Close, and the
 	// periodic ones. Zero means [DefaultCommitTimeout].
 	CommitTimeout time.Duration
+	// RevokeTimeout bounds how long a revoke waits for the delivered
+	// records of the revoked partitions that are neither acknowledged nor
+	// nacked, before it commits and gives the partitions up (see the
+	// package documentation). Zero means [DefaultRevokeTimeout]; a negative
+	// value means no wait. Read blocks meanwhile (franz-go holds polls
+	// during a rebalance), so a consumer that stops (its Run cancelled)
+	// while a revoke waits on it may take this long to return. With an
+	// eager balancer, which halts the whole group while members revoke,
+	// keep it well below kgo.RebalanceTimeout (60 s by default).
+	RevokeTimeout time.Duration
 	// MaxPollRecords bounds the messages one Read returns. Zero means
 	// [DefaultMaxPollRecords]; a negative value means every buffered record.
 	MaxPollRecords int
@@ -105,6 +116,9 @@ func New(opts []kgo.Opt, o *Options) (*Source, error) {
 	if s.opts.CommitTimeout <= 0 {
 		s.opts.CommitTimeout = DefaultCommitTimeout
 	}
+	if s.opts.RevokeTimeout == 0 {
+		s.opts.RevokeTimeout = DefaultRevokeTimeout
+	}
 	switch {
 	case s.opts.MaxPollRecords == 0:
 		s.opts.MaxPollRecords = DefaultMaxPollRecords
@@ -149,7 +163,9 @@ func (s *Source) Client() *kgo.Client { return s.cl }
 // Read returns the records of one poll (at most Options.MaxPollRecords),
 // or the nacked records waiting for redelivery. It blocks until there is at
 // least one, ctx is done (ctx.Err() is returned), or the Source is closed
-// ([source.ErrClosed]). A fetch error that came without records is
+// ([source.ErrClosed]); while a rebalance revokes partitions, franz-go holds
+// the poll until the revoke is done, even past ctx (see
+// Options.RevokeTimeout). A fetch error that came without records is
 // returned wrapped (franz-go retries what can be retried; the errors it
 // reports are usually lasting: authorization, a deleted topic, data loss
 // after retention); Read may be called again.
@@ -172,7 +188,7 @@ func (s *Source) Read(ctx context.Context) ([]*source.Message, error) {
 			s.mu.Unlock()
 			msgs := make([]*source.Message, 0, len(rs))
 			for _, r := range rs {
-				if r.p.unacked(r.rec.Offset) {
+				if r.p.again(r.rec.Offset) {
 					msgs = append(msgs, s.message(r.p, r.rec))
 				}
 			}
@@ -326,7 +342,7 @@ func (s *Source) message(p *partition, rec *kgo.Record) *source.Message {
 // nack queues an unacknowledged record of a live tracker for redelivery and
 // wakes a blocked Read.
 func (s *Source) nack(p *partition, rec *kgo.Record) {
-	if !p.unacked(rec.Offset) {
+	if !p.nacked(rec.Offset) {
 		return // revoked or lost: its next owner reads it from the committed offset
 	}
 	s.mu.Lock()
@@ -474,11 +490,13 @@ func (s *Source) drop(partitions map[string][]int32) []*partition {
 	return out
 }
 
-// onRevoked commits the contiguous acknowledged positions of the revoked
-// partitions and stops counting their acknowledgements. franz-go calls it
-// before the partitions can be assigned to another member (and, with
-// BlockRebalanceOnPoll, never while a poll's records are being registered).
+// onRevoked waits for the records of the revoked partitions in flight,
+// commits the contiguous acknowledged positions of the partitions and stops
+// counting their acknowledgements. franz-go calls it before the partitions
+// can be assigned to another member (and, with BlockRebalanceOnPoll, never
+// while a poll's records are being registered).
 func (s *Source) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	s.awaitInFlight(ctx, revoked)
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	var batch commitBatch
@@ -491,6 +509,59 @@ func (s *Source) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 		ctx = context.Background() // the client is closing: still try the final commit
 	}
 	_ = s.commit(ctx, batch)
+}
+
+// awaitInFlight waits until the caller has acknowledged or nacked every
+// record of the revoked partitions it was given, so that what it writes for
+// them is committed before another member reads on from the commit: two
+// members never work a partition at once. It gives up after
+// Options.RevokeTimeout, when the Source closes (a stopping service settles
+// nothing more) or when ctx (the client's) is done.
+func (s *Source) awaitInFlight(ctx context.Context, revoked map[string][]int32) {
+	if s.opts.RevokeTimeout < 0 {
+		return
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	var ps []*partition
+	for topic, parts := range revoked {
+		for _, n := range parts {
+			if p := s.parts[topicPartition{topic, n}]; p != nil {
+				ps = append(ps, p)
+			}
+		}
+	}
+	s.mu.Unlock()
+	if len(ps) == 0 {
+		return
+	}
+	var ctxDone <-chan struct{}
+	if ctx != nil {
+		ctxDone = ctx.Done()
+	}
+	timer := time.NewTimer(s.opts.RevokeTimeout)
+	defer timer.Stop()
+	for _, p := range ps {
+		select {
+		case <-p.drained():
+		case <-s.done:
+			return
+		case <-ctxDone:
+			return
+		case <-timer.C:
+			if s.log != nil {
+				for _, q := range ps {
+					if n := q.inFlight(); n > 0 {
+						s.log.Warn("kafkasource: partition revoked with records in flight; its next owner reads them again", "topic", q.topic, "partition", q.partition, "in_flight", n)
+					}
+				}
+			}
+			return
+		}
+	}
 }
 
 // onLost stops counting the acknowledgements of lost partitions without

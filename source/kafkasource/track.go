@@ -41,6 +41,10 @@ type partition struct {
 	// committed the last one committed (-1 when none).
 	ready     kgo.EpochOffset
 	committed int64
+	// out counts the deliveries the caller has neither acknowledged nor
+	// nacked; idle, when a revoke waits for it, is closed once out is 0.
+	out  int
+	idle chan struct{}
 }
 
 func newPartition(tp topicPartition) *partition {
@@ -56,6 +60,7 @@ func (p *partition) add(offset int64, epoch int32) bool {
 	}
 	p.last = offset
 	p.pend = append(p.pend, pending{offset: offset, epoch: epoch})
+	p.out++
 	return true
 }
 
@@ -89,6 +94,7 @@ func (p *partition) ack(offset int64) {
 		return
 	}
 	p.pend[i].acked = true
+	p.settled()
 	if i != p.head {
 		return
 	}
@@ -106,17 +112,75 @@ func (p *partition) ack(offset int64) {
 	}
 }
 
-// unacked reports whether the record at offset was delivered and is not yet
-// acknowledged by a live tracker.
-func (p *partition) unacked(offset int64) bool {
+// again records that the record at offset, nacked, is delivered again; it
+// reports false when the record is acknowledged or the tracker dead.
+func (p *partition) again(offset int64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.dead {
 		return false
 	}
 	i := p.find(offset)
-	return i >= 0 && !p.pend[i].acked
+	if i < 0 || p.pend[i].acked {
+		return false
+	}
+	p.out++
+	return true
 }
+
+// nacked records that the caller gave the record at offset back without
+// acknowledging it; it reports false when the record is acknowledged or the
+// tracker dead (there is nothing to deliver again).
+func (p *partition) nacked(offset int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dead {
+		return false
+	}
+	i := p.find(offset)
+	if i < 0 || p.pend[i].acked {
+		return false
+	}
+	p.settled()
+	return true
+}
+
+// settled counts a delivery acknowledged or nacked; p.mu is held.
+func (p *partition) settled() {
+	p.out--
+	if p.out == 0 && p.idle != nil {
+		close(p.idle)
+		p.idle = nil
+	}
+}
+
+// drained returns a channel closed once every delivery of the partition is
+// acknowledged or nacked, or the tracker is dead.
+func (p *partition) drained() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dead || p.out <= 0 {
+		return closedChan
+	}
+	if p.idle == nil {
+		p.idle = make(chan struct{})
+	}
+	return p.idle
+}
+
+// inFlight returns how many deliveries the caller holds.
+func (p *partition) inFlight() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out
+}
+
+// closedChan is a closed channel.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // toCommit returns the position to commit, if it is past the last one
 // committed. p.mu must be held.
@@ -135,6 +199,11 @@ func (p *partition) kill() (kgo.EpochOffset, bool) {
 	eo, ok := p.toCommit()
 	p.dead = true
 	p.pend, p.head = nil, 0
+	p.out = 0
+	if p.idle != nil {
+		close(p.idle)
+		p.idle = nil
+	}
 	return eo, ok
 }
 
