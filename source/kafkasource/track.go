@@ -117,15 +117,21 @@ func (p *partition) ack(offset int64) {
 func (p *partition) again(offset int64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.dead {
-		return false
-	}
-	i := p.find(offset)
-	if i < 0 || p.pend[i].acked {
+	if !p.unacked(offset) {
 		return false
 	}
 	p.out++
 	return true
+}
+
+// unacked reports whether the tracker is alive and the record at offset
+// delivered and not acknowledged; p.mu is held.
+func (p *partition) unacked(offset int64) bool {
+	if p.dead {
+		return false
+	}
+	i := p.find(offset)
+	return i >= 0 && !p.pend[i].acked
 }
 
 // nacked records that the caller gave the record at offset back without
@@ -134,11 +140,7 @@ func (p *partition) again(offset int64) bool {
 func (p *partition) nacked(offset int64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.dead {
-		return false
-	}
-	i := p.find(offset)
-	if i < 0 || p.pend[i].acked {
+	if !p.unacked(offset) {
 		return false
 	}
 	p.settled()
