@@ -36,7 +36,10 @@ import (
 // that share a resource, and a batch waits for the batches in flight that
 // write a resource it references (converters return referenced resources
 // first; servers with referential integrity on write refuse the reverse).
-// Within a batch, a later version of a resource replaces an earlier one.
+// Within a batch, a later version of a resource replaces an earlier one,
+// unless it references a resource the earlier one did not and the batch
+// holds after it: then the batch is written first and the later version
+// starts the next.
 // A converter that implements [fhirmap.StreamConverter] (the X12 and
 // provider converters do) is streamed: each record's resources are batched
 // as soon as they are mapped, so memory stays bounded by a few records
@@ -100,7 +103,18 @@ type engine struct {
 	keysMu sync.Mutex
 	keysOK *sync.Cond          // signalled when a batch releases its keys
 	busy   map[string]struct{} // resources of the batches in flight
-	latest map[string]string   // newest source version queued per resource, until written
+	latest map[string]queued   // per resource, the newest source version of its ops queued or in flight
+}
+
+// queued is the newest source version among the ops of a resource that are
+// queued or in flight, kept until the last of those ops carrying a version
+// is written or dropped: two of them may carry the same version (a message
+// delivered twice, a streamed conversion that emitted it again after a
+// retry), and the first one failing must not let an older version in while
+// the other is pending.
+type queued struct {
+	version string
+	ops     int // ops carrying a version
 }
 
 // msgState follows one message from Read to its ack or nack.
@@ -154,7 +168,7 @@ func (e *engine) run(parent context.Context) error {
 	e.orderCh = make(chan *msgState, e.o.MaxInFlight)
 	e.writers = make(chan struct{}, e.o.Writers)
 	e.busy = make(map[string]struct{})
-	e.latest = make(map[string]string)
+	e.latest = make(map[string]queued)
 	e.keysOK = sync.NewCond(&e.keysMu)
 	stop := context.AfterFunc(e.ctx, func() {
 		e.keysMu.Lock()
@@ -377,7 +391,12 @@ func (e *engine) batchLoop() {
 				if refs != nil {
 					rr = refs[i]
 				}
-				if !e.add(cur, st, r, rr) {
+				next := func() *batch {
+					flush()
+					cur = &batch{idx: make(map[string]int)}
+					return cur
+				}
+				if !e.add(cur, st, r, rr, next) {
 					return false
 				}
 				if len(cur.ops) >= e.o.BatchSize {
@@ -433,9 +452,10 @@ func (e *engine) batchLoop() {
 }
 
 // add adds resource r of message st, which references refs, to batch b,
-// unless the stale-update guard skips it. It returns false when the run is
-// stopping.
-func (e *engine) add(b *batch, st *msgState, r proto.Message, refs []string) bool {
+// unless the stale-update guard skips it; when r cannot replace the version
+// b holds, add writes b first (next dispatches it and returns the batch to
+// add to). It returns false when the run is stopping.
+func (e *engine) add(b *batch, st *msgState, r proto.Message, refs []string, next func() *batch) bool {
 	key, err := resource.Key(r)
 	if err != nil {
 		// A converter's bug: a resource without a type or id cannot be written.
@@ -456,9 +476,12 @@ func (e *engine) add(b *batch, st *msgState, r proto.Message, refs []string) boo
 			e.log.LogAttrs(e.ctx, slog.LevelDebug, "fhirsync: stale resource skipped", slog.String("resource", key), slog.String("version", version), slog.String("newest", newest))
 			return true
 		}
-		e.keysMu.Lock()
-		e.latest[key] = version
-		e.keysMu.Unlock()
+	}
+	if i, ok := b.idx[key]; ok && e.refersAfter(b, i, r, key, refs) {
+		// In the queued one's place, r would be written before a resource
+		// it newly references that b holds after that place (one the sink
+		// may not have yet): b is written first, r starts the next batch.
+		b = next()
 	}
 	st.mu.Lock()
 	st.pending++
@@ -466,29 +489,76 @@ func (e *engine) add(b *batch, st *msgState, r proto.Message, refs []string) boo
 	if i, ok := b.idx[key]; ok {
 		// A later version of the resource replaces the queued one.
 		p := b.ops[i]
+		e.requeue(key, p.version, version)
 		p.op, p.refs, p.version = sink.Op{Resource: r}, refs, version
 		p.owners = append(p.owners, st)
 		return true
 	}
+	e.requeue(key, "", version)
 	b.idx[key] = len(b.ops)
 	b.ops = append(b.ops, &pop{op: sink.Op{Resource: r}, key: key, refs: refs, version: version, owners: []*msgState{st}})
 	return true
+}
+
+// refersAfter reports whether r (key, which references refs: found here with
+// one writer), replacing the op at index i of b, references a resource that
+// b holds after i and that op does not reference. (What that op references
+// is before it in b, or in flight, or written: a converter returns it
+// first.)
+func (e *engine) refersAfter(b *batch, i int, r proto.Message, key string, refs []string) bool {
+	if i == len(b.ops)-1 {
+		return false
+	}
+	old := b.ops[i].refs
+	if e.o.Writers <= 1 {
+		refs, old = references(r, key), references(b.ops[i].op.Resource, key)
+	}
+	for _, k := range refs {
+		if j, ok := b.idx[k]; ok && j > i && !slices.Contains(old, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // newestVersion returns the newest source version known for key: queued,
 // or remembered by the VersionStore (asked again until it answers).
 func (e *engine) newestVersion(key string) (string, bool) {
 	e.keysMu.Lock()
-	v, ok := e.latest[key]
+	q, ok := e.latest[key]
 	e.keysMu.Unlock()
 	if ok {
-		return v, true
+		return q.version, true
 	}
+	var v string
 	ok = e.retry("fhirsync: version store failed, retrying", func() (err error) {
 		v, err = e.o.Versions.Get(e.ctx, key)
 		return err
 	})
 	return v, ok
+}
+
+// requeue records that an op of key that carried source version was ("" for
+// none, or a new op) now carries now ("" for none, or written or dropped).
+func (e *engine) requeue(key, was, now string) {
+	if was == now {
+		return
+	}
+	e.keysMu.Lock()
+	defer e.keysMu.Unlock()
+	q := e.latest[key]
+	if was != "" {
+		q.ops--
+	}
+	if now != "" {
+		q.ops++
+		q.version = max(q.version, now)
+	}
+	if q.ops <= 0 {
+		delete(e.latest, key)
+	} else {
+		e.latest[key] = q
+	}
 }
 
 // retry calls fn until it succeeds, logging msg and backing off after each
@@ -663,23 +733,12 @@ func (e *engine) remember(key, version string) {
 	if !e.retry("fhirsync: version store failed, retrying", func() error { return e.o.Versions.Put(e.ctx, key, version) }) {
 		return
 	}
-	e.keysMu.Lock()
-	if e.latest[key] == version {
-		delete(e.latest, key)
-	}
-	e.keysMu.Unlock()
+	e.requeue(key, version, "")
 }
 
 // forget drops the queued version of an op that was not written.
 func (e *engine) forget(p *pop) {
-	if p.version == "" {
-		return
-	}
-	e.keysMu.Lock()
-	if e.latest[p.key] == p.version {
-		delete(e.latest, p.key)
-	}
-	e.keysMu.Unlock()
+	e.requeue(p.key, p.version, "")
 }
 
 // rejectOp records that the sink refused op p for good, for each message it
