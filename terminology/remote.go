@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fhirsync/fhirsync/internal/fhiroutcome"
 	"github.com/fhirsync/fhirsync/internal/neterr"
 )
 
@@ -441,7 +442,7 @@ func statusError(resp *http.Response, body []byte) *RemoteError {
 	if json.Unmarshal(body, &oo) == nil && oo.ResourceType == "OperationOutcome" {
 		var diag []string
 		for _, is := range oo.Issue {
-			if isIssueCode(is.Code) {
+			if fhiroutcome.IsIssueType(is.Code) {
 				e.Issues = append(e.Issues, is.Code)
 			}
 			for _, s := range []string{is.Details.Text, is.Diagnostics} {
@@ -453,22 +454,6 @@ func statusError(resp *http.Response, body []byte) *RemoteError {
 		e.diagnostics = strings.Join(diag, "; ")
 	}
 	return e
-}
-
-// isIssueCode reports whether s is a code of the FHIR R4 IssueType value set
-// (required binding of OperationOutcome.issue.code), so that only those fixed
-// words, never free text a server put in the code, reach Error.
-func isIssueCode(s string) bool {
-	switch s {
-	case "invalid", "structure", "required", "value", "invariant",
-		"security", "login", "unknown", "expired", "forbidden", "suppressed",
-		"processing", "not-supported", "duplicate", "multiple-matches", "not-found",
-		"deleted", "too-long", "code-invalid", "extension", "too-costly",
-		"business-rule", "conflict", "transient", "lock-error", "no-store",
-		"exception", "timeout", "incomplete", "throttled", "informational":
-		return true
-	}
-	return false
 }
 
 // retryAfter parses a Retry-After header (seconds or an HTTP date).

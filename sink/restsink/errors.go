@@ -17,6 +17,7 @@ import (
 	"github.com/fhirsync/fhirsync/auth"
 	"github.com/fhirsync/fhirsync/sink"
 
+	"github.com/fhirsync/fhirsync/internal/fhiroutcome"
 	"github.com/fhirsync/fhirsync/internal/neterr"
 )
 
@@ -188,7 +189,7 @@ func parseOutcome(body []byte) outcome {
 	var out outcome
 	var diag []string
 	for _, is := range oo.Issue {
-		x := Issue{Severity: known(isSeverity, is.Severity), Code: known(isIssueCode, is.Code)}
+		x := Issue{Severity: known(fhiroutcome.IsIssueSeverity, is.Severity), Code: known(fhiroutcome.IsIssueType, is.Code)}
 		paths := is.Expression
 		if len(paths) == 0 {
 			paths = is.Location
@@ -217,32 +218,6 @@ func known(ok func(string) bool, s string) string {
 		return s
 	}
 	return "unknown"
-}
-
-// isSeverity reports whether s is a code of the FHIR R4 IssueSeverity value
-// set.
-func isSeverity(s string) bool {
-	switch s {
-	case "fatal", "error", "warning", "information":
-		return true
-	}
-	return false
-}
-
-// isIssueCode reports whether s is a code of the FHIR R4 IssueType value set
-// (the required binding of OperationOutcome.issue.code), so that only those
-// fixed words, never free text a server put in the code, reach Error.
-func isIssueCode(s string) bool {
-	switch s {
-	case "invalid", "structure", "required", "value", "invariant",
-		"security", "login", "unknown", "expired", "forbidden", "suppressed",
-		"processing", "not-supported", "duplicate", "multiple-matches", "not-found",
-		"deleted", "too-long", "code-invalid", "extension", "too-costly",
-		"business-rule", "conflict", "transient", "lock-error", "no-store",
-		"exception", "timeout", "incomplete", "throttled", "informational":
-		return true
-	}
-	return false
 }
 
 func clip(s string, n int) string {
